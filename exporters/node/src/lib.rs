@@ -1,0 +1,3 @@
+//! Collectors of node-exporter, one module per collector of node_exporter.
+
+pub mod collectors;
