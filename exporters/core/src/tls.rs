@@ -111,6 +111,12 @@ fn certificate_and_key(
     settings: &TlsSettings,
     config: &Path,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+    if settings.cert_file.is_none() && settings.cert.is_none() {
+        return Err("missing cert_file".to_owned());
+    }
+    if settings.key_file.is_none() && settings.key.is_none() {
+        return Err("missing key_file".to_owned());
+    }
     let certs: Vec<CertificateDer<'static>> = match (&settings.cert_file, &settings.cert) {
         (Some(_), Some(_)) => return Err("cert and cert_file are mutually exclusive".to_owned()),
         (Some(file), None) => {
