@@ -133,6 +133,14 @@ fn parse_postgres(text: &str) -> Result<Target, DsnError> {
         stripped.push_str(&kept.join("&"));
     }
     let mut config = tokio_postgres::Config::from_str(&stripped).map_err(|e| invalid(&e))?;
+    // libpq ignores sslmode on Unix sockets, where PostgreSQL offers no TLS.
+    let only_sockets = config
+        .get_hosts()
+        .iter()
+        .all(|h| matches!(h, tokio_postgres::config::Host::Unix(_)));
+    if only_sockets && !config.get_hosts().is_empty() {
+        tls = PgTls::Disable;
+    }
     config.ssl_mode(match tls {
         PgTls::Disable => tokio_postgres::config::SslMode::Disable,
         PgTls::Prefer => tokio_postgres::config::SslMode::Prefer,
@@ -275,6 +283,10 @@ mod tests {
         assert_eq!(target.host, "");
         assert_eq!(target.database, "web-security-tracker");
         assert_eq!(target.user, "postgres");
+        let Settings::Postgres { tls, config, .. } = &target.settings else {
+            panic!("not postgres");
+        };
+        assert_eq!(*tls, PgTls::Disable, "{:?}", config.get_hosts());
     }
 
     #[test]

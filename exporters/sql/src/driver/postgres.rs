@@ -10,7 +10,7 @@ use std::path::Path;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
 use tokio::task::JoinHandle;
 use tokio_postgres::types::Type;
-use tokio_postgres::{Client, SimpleQueryMessage};
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 use tokio_postgres_rustls::MakeRustlsConnect;
 use tracing::debug;
 
@@ -20,7 +20,8 @@ use crate::dsn::{PgTls, Target};
 pub struct PgConnection {
     client: Client,
     task: JoinHandle<()>,
-    tls: MakeRustlsConnect,
+    /// The TLS connector, also needed for cancel requests; `None` with `sslmode=disable`.
+    tls: Option<MakeRustlsConnect>,
 }
 
 impl PgConnection {
@@ -30,25 +31,25 @@ impl PgConnection {
         mode: PgTls,
         root_cert: Option<&Path>,
     ) -> Result<PgConnection, DriverError> {
-        let client_config = match mode {
-            PgTls::Verify => tls::verified(root_cert)?,
-            _ => tls::unverified()?,
-        };
-        let tls = MakeRustlsConnect::new(client_config);
-        let (client, connection) =
-            config
-                .connect(tls.clone())
-                .await
-                .map_err(|e| DriverError::Connect {
-                    target: target.redacted(),
-                    source: Box::new(e),
-                })?;
         let name = target.redacted();
-        let task = tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                debug!(target = name, error = %e, "PostgreSQL connection ended");
-            }
-        });
+        let failed = |e: tokio_postgres::Error| DriverError::Connect {
+            target: name.clone(),
+            source: Box::new(e),
+        };
+        // tokio-postgres builds the TLS connector before it looks at the mode, and a Unix
+        // socket path is no valid TLS server name, so TLS is left out entirely when disabled.
+        let (client, task, tls) = if mode == PgTls::Disable {
+            let (client, connection) = config.connect(NoTls).await.map_err(failed)?;
+            (client, spawn_connection(name.clone(), connection), None)
+        } else {
+            let client_config = match mode {
+                PgTls::Verify => tls::verified(root_cert)?,
+                _ => tls::unverified()?,
+            };
+            let tls = MakeRustlsConnect::new(client_config);
+            let (client, connection) = config.connect(tls.clone()).await.map_err(failed)?;
+            (client, spawn_connection(name.clone(), connection), Some(tls))
+        };
         Ok(PgConnection { client, task, tls })
     }
 
@@ -87,12 +88,12 @@ impl PgConnection {
     }
 
     pub async fn cancel(&self) {
-        if let Err(e) = self
-            .client
-            .cancel_token()
-            .cancel_query(self.tls.clone())
-            .await
-        {
+        let token = self.client.cancel_token();
+        let outcome = match &self.tls {
+            Some(tls) => token.cancel_query(tls.clone()).await,
+            None => token.cancel_query(NoTls).await,
+        };
+        if let Err(e) = outcome {
             debug!(error = %e, "Cancel request to PostgreSQL failed");
         }
     }
@@ -102,6 +103,17 @@ impl PgConnection {
         drop(self.client);
         drop(self.task);
     }
+}
+
+fn spawn_connection<F>(name: String, connection: F) -> JoinHandle<()>
+where
+    F: std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            debug!(target = name, error = %e, "PostgreSQL connection ended");
+        }
+    })
 }
 
 /// Types a value from its text form by the column's type, as lib/pq does.
