@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use exporter_core::collector::error_chain;
 use futures_util::future::join_all;
 use tokio::sync::Mutex;
-use exporter_core::collector::error_chain;
 use tracing::{debug, error, info, warn};
 
 use crate::cache::Cache;
@@ -131,7 +131,12 @@ impl JobRunner {
         let succeeded = match self.run_queries(index, &mut slot).await {
             Ok(succeeded) => succeeded,
             Err(e) => {
-                warn!(job = self.job.name, target = target.redacted(), error = error_chain(&e), "Job run failed on connection");
+                warn!(
+                    job = self.job.name,
+                    target = target.redacted(),
+                    error = error_chain(&e),
+                    "Job run failed on connection"
+                );
                 for query in &self.job.queries {
                     self.cache
                         .set_failed(target, &self.job.name, &query.name, true);
@@ -261,7 +266,13 @@ impl JobRunner {
         let converted = match outcome {
             Ok(converted) => converted,
             Err(e) => {
-                warn!(job, query = query.name, target = target.redacted(), error = error_chain(&e), "Query failed");
+                warn!(
+                    job,
+                    query = query.name,
+                    target = target.redacted(),
+                    error = error_chain(&e),
+                    "Query failed"
+                );
                 self.fail(target, query);
                 return false;
             }

@@ -22,6 +22,9 @@ pub struct PgConnection {
     task: JoinHandle<()>,
     /// The TLS connector, also needed for cancel requests; `None` with `sslmode=disable`.
     tls: Option<MakeRustlsConnect>,
+    /// Set after an error that ends the session, such as a FATAL message from a terminated
+    /// backend, which can arrive before the connection task has noticed the closed socket.
+    broken: bool,
 }
 
 impl PgConnection {
@@ -48,18 +51,28 @@ impl PgConnection {
             };
             let tls = MakeRustlsConnect::new(client_config);
             let (client, connection) = config.connect(tls.clone()).await.map_err(failed)?;
-            (client, spawn_connection(name.clone(), connection), Some(tls))
+            (
+                client,
+                spawn_connection(name.clone(), connection),
+                Some(tls),
+            )
         };
-        Ok(PgConnection { client, task, tls })
+        Ok(PgConnection {
+            client,
+            task,
+            tls,
+            broken: false,
+        })
     }
 
     pub async fn execute(&mut self, sql: &str) -> Result<(), DriverError> {
-        self.client.batch_execute(sql).await?;
-        Ok(())
+        let outcome = self.client.batch_execute(sql).await;
+        Ok(self.note_failure(outcome)?)
     }
 
     pub async fn query(&mut self, sql: &str) -> Result<ResultSet, DriverError> {
-        let statement = self.client.prepare(sql).await?;
+        let statement = self.client.prepare(sql).await;
+        let statement = self.note_failure(statement)?;
         let types: Vec<Type> = statement
             .columns()
             .iter()
@@ -68,7 +81,8 @@ impl PgConnection {
         let mut result = ResultSet::new(statement.columns().iter().map(|c| c.name().to_owned()));
         drop(statement);
 
-        for message in self.client.simple_query(sql).await? {
+        let messages = self.client.simple_query(sql).await;
+        for message in self.note_failure(messages)? {
             let SimpleQueryMessage::Row(row) = message else {
                 continue;
             };
@@ -83,8 +97,23 @@ impl PgConnection {
         Ok(result)
     }
 
+    /// Marks the connection broken after any error other than an ordinary SQL error (a
+    /// server message of severity ERROR), which leaves the session usable.
+    fn note_failure<T>(
+        &mut self,
+        outcome: Result<T, tokio_postgres::Error>,
+    ) -> Result<T, tokio_postgres::Error> {
+        if let Err(e) = &outcome {
+            let session_survives = e.as_db_error().is_some_and(|db| db.severity() == "ERROR");
+            if !session_survives {
+                self.broken = true;
+            }
+        }
+        outcome
+    }
+
     pub fn is_closed(&self) -> bool {
-        self.client.is_closed()
+        self.broken || self.client.is_closed()
     }
 
     pub async fn cancel(&self) {
