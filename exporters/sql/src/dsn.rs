@@ -33,7 +33,7 @@ pub enum PgTls {
 #[derive(Clone, Debug)]
 pub enum Settings {
     Postgres {
-        config: tokio_postgres::Config,
+        config: Box<tokio_postgres::Config>,
         tls: PgTls,
         root_cert: Option<PathBuf>,
     },
@@ -155,7 +155,7 @@ fn parse_postgres(text: &str) -> Result<Target, DsnError> {
         database,
         user,
         settings: Settings::Postgres {
-            config,
+            config: Box::new(config),
             tls,
             root_cert,
         },
