@@ -1,6 +1,6 @@
 //! The results of the last successful run of every query, with the exporter's query statistics,
-//! and the `Gatherer` that serves them. A scrape only reads this cache and never waits on a
-//! database.
+//! and the `Gatherer` that serves them. A scrape only reads this cache; the jobs are the only
+//! code that talks to databases.
 
 use std::collections::BTreeMap;
 use std::sync::RwLock;

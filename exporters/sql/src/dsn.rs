@@ -18,7 +18,7 @@ pub enum DsnError {
     UnsupportedDriver(String),
 }
 
-/// How a PostgreSQL connection uses TLS, after libpq's `sslmode`.
+/// TLS mode of a PostgreSQL connection, from libpq's `sslmode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PgTls {
     Disable,
@@ -106,7 +106,7 @@ fn parse_postgres(text: &str) -> Result<Target, DsnError> {
     let user = decode(userinfo.split_once(':').map_or(userinfo, |(u, _)| u));
     let database = decode(path);
 
-    // tokio-postgres knows only disable, prefer and require, so the TLS parameters are
+    // tokio-postgres accepts only disable, prefer and require, so the TLS parameters are
     // taken out here and handled by the driver.
     let mut tls = PgTls::Prefer;
     let mut root_cert = None;

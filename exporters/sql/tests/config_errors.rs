@@ -141,7 +141,7 @@ fn same_name_with_other_labels_is_rejected() {
 }
 
 #[test]
-fn same_name_and_labels_in_two_jobs_is_accepted() {
+fn same_name_in_two_jobs_accepted() {
     let text = format!(
         "jobs:\n- name: a\n  interval: 1m\n  connections: ['{URL}']\n  queries:\n  - name: q\n    values: [v]\n    query: select 1 as v\n- name: b\n  interval: 1m\n  connections: ['{URL}']\n  queries:\n  - name: q\n    values: [v]\n    query: select 2 as v\n"
     );

@@ -32,7 +32,7 @@ impl Exporter {
         }
     }
 
-    /// Fetches `path` until the exporter answers and `ready` accepts the body, for at most 20s.
+    /// Fetches `path` until the exporter responds and `ready` accepts the body, for at most 20s.
     async fn get_when(&self, path: &str, ready: impl Fn(&str) -> bool) -> String {
         let url = format!("{}{path}", self.base);
         let deadline = Instant::now() + Duration::from_secs(20);

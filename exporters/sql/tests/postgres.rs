@@ -121,9 +121,11 @@ async fn nixpkgs_points_case_gives_one_series_per_name() {
     );
     let (cache, runners) = build(parse(&json, Format::Yaml));
     assert_eq!(runners[0].run_once().await, 1);
+
     let text = exposition(&cache);
     let lines = samples(&text, "sql_points");
     assert_eq!(lines.len(), 3, "{lines:?}");
+
     let common = format!(
         "col=\"amount\",database=\"{}\",driver=\"postgres\",host=\"\",",
         db.name

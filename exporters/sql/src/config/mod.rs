@@ -23,7 +23,8 @@ pub const DEFAULT_BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// Longest time a query may run when its job sets no `query_timeout`.
+/// Maximum default query timeout: a job without `query_timeout` uses the smaller of this and
+/// its interval.
 pub const MAX_DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A whole configuration file.
