@@ -39,15 +39,19 @@ async fn main() -> ExitCode {
     let Some(path) = matches.get_one::<PathBuf>("config.file") else {
         return ExitCode::FAILURE;
     };
+    let checking = matches.get_flag("config.check");
     let config = match sql_exporter::config::load(path) {
         Ok(config) => config,
-        Err(e) => {
-            error!(error = %e, "Cannot load configuration");
+        Err(e) if checking => {
             eprintln!("{e}");
             return ExitCode::FAILURE;
         }
+        Err(e) => {
+            error!(error = %e, "Cannot load configuration");
+            return ExitCode::FAILURE;
+        }
     };
-    if matches.get_flag("config.check") {
+    if checking {
         let queries: usize = config.jobs.iter().map(|j| j.queries.len()).sum();
         println!(
             "{}: valid, {} jobs, {queries} queries",

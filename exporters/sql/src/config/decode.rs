@@ -9,8 +9,8 @@ use exporter_core::metric::is_valid_label_name;
 use serde_yaml::{Mapping, Value};
 
 use super::{
-    expand_placeholders, metric_name, Config, ConfigError, Iterator, Job, Query, BUILTIN_LABELS,
-    DEFAULT_BUCKETS, MAX_DEFAULT_TIMEOUT,
+    expand_placeholders, metric_name, Config, ConfigError, Job, Query, QueryIterator,
+    BUILTIN_LABELS, DEFAULT_BUCKETS, MAX_DEFAULT_TIMEOUT,
 };
 use crate::schedule::Schedule;
 
@@ -284,7 +284,7 @@ fn decode_job(
     })
 }
 
-fn decode_iterator(place: &Place, job: &Mapping) -> Result<Option<Iterator>, ConfigError> {
+fn decode_iterator(place: &Place, job: &Mapping) -> Result<Option<QueryIterator>, ConfigError> {
     let Some(value) = job.get("iterator").filter(|v| !v.is_null()) else {
         return Ok(None);
     };
@@ -305,7 +305,7 @@ fn decode_iterator(place: &Place, job: &Mapping) -> Result<Option<Iterator>, Con
     if !label.is_empty() {
         check_label(&place, "label", &label)?;
     }
-    Ok(Some(Iterator {
+    Ok(Some(QueryIterator {
         sql,
         placeholder,
         label,
@@ -317,7 +317,7 @@ fn decode_query(
     index: usize,
     value: &Value,
     shared: &HashMap<String, String>,
-    iterator: Option<&Iterator>,
+    iterator: Option<&QueryIterator>,
 ) -> Result<Query, ConfigError> {
     let unnamed = job.nested(format!("query {}", index + 1));
     let name = match value.as_mapping() {

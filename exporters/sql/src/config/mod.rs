@@ -46,7 +46,7 @@ pub struct Job {
     pub startup_sql: Vec<String>,
     /// Keeps connections open between runs instead of closing them after each run.
     pub keepalive: bool,
-    pub iterator: Option<Iterator>,
+    pub iterator: Option<QueryIterator>,
     /// Limit of each query, of connecting and of each startup statement.
     pub query_timeout: Duration,
     pub queries: Vec<Query>,
@@ -73,7 +73,7 @@ pub struct Query {
 /// Runs the job's queries that contain `{{placeholder}}` once per row of `sql`, with the
 /// placeholder replaced by the row's first column and that value in the label `label`.
 #[derive(Clone, Debug)]
-pub struct Iterator {
+pub struct QueryIterator {
     pub sql: String,
     pub placeholder: String,
     pub label: String,
