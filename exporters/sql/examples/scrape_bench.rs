@@ -1,7 +1,10 @@
-//! Load generator for the scrape benchmark: CONCURRENCY clients fetch URL in a loop for
-//! SECONDS over kept-alive connections, then the latency percentiles are printed.
+//! Load generator for the scrape benchmark: CONCURRENCY clients fetch URL for SECONDS over
+//! kept-alive connections, then the latency percentiles are printed. With PERIOD_MS each client
+//! starts a request every PERIOD_MS milliseconds, as a Prometheus server does at its scrape
+//! interval. Without it each client sends the next request as soon as the last one is done.
 //!
-//!     cargo run --release -p sql-exporter --example scrape_bench -- URL [CONCURRENCY] [SECONDS]
+//!     cargo run --release -p sql-exporter --example scrape_bench -- \
+//!         URL [CONCURRENCY] [SECONDS] [PERIOD_MS]
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +16,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("usage: scrape_bench URL [CONCURRENCY] [SECONDS]")?;
     let concurrency: usize = args.next().map_or(Ok(50), |a| a.parse())?;
     let seconds: u64 = args.next().map_or(Ok(10), |a| a.parse())?;
+    let period: Option<Duration> = match args.next() {
+        Some(ms) => Some(Duration::from_millis(ms.parse()?)),
+        None => None,
+    };
 
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
@@ -23,13 +30,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let end = Instant::now() + Duration::from_secs(seconds);
     let mut workers = Vec::new();
-    for _ in 0..concurrency {
+    for worker in 0..concurrency {
         let client = client.clone();
         let url = url.clone();
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0u64;
+            // Paced clients start at spread offsets so that they do not all fire at once.
+            let mut ticker = period.map(|p| {
+                let offset = p.mul_f64(worker as f64 / concurrency as f64);
+                let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + offset, p);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                ticker
+            });
             while Instant::now() < end {
+                if let Some(ticker) = ticker.as_mut() {
+                    ticker.tick().await;
+                }
                 let started = Instant::now();
                 let outcome = match client.get(&url).send().await {
                     Ok(response) if response.status().is_success() => response.bytes().await,
