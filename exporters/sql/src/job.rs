@@ -159,11 +159,12 @@ impl JobRunner {
         index: usize,
         slot: &mut Option<Connection>,
     ) -> Result<usize, RunError> {
+        let mut kept = slot.as_ref().is_some_and(|c| !c.is_closed());
         self.ensure_connected(index, slot).await?;
         let values = match &self.job.iterator {
             Some(iterator) => {
                 let result = self
-                    .timed_query(slot, &iterator.sql)
+                    .query(index, slot, &mut kept, &iterator.sql)
                     .await
                     .map_err(|e| RunError::Iterator(Box::new(e)))?;
                 Some(iterator_values(&result))
@@ -173,7 +174,14 @@ impl JobRunner {
         let mut succeeded = 0;
         for (query_index, query) in self.job.queries.iter().enumerate() {
             if self
-                .run_query(index, query_index, query, slot, values.as_deref())
+                .run_query(
+                    index,
+                    query_index,
+                    query,
+                    slot,
+                    &mut kept,
+                    values.as_deref(),
+                )
                 .await
             {
                 succeeded += 1;
@@ -183,14 +191,14 @@ impl JobRunner {
     }
 
     /// Opens the connection when there is none or the server closed it, and runs the startup
-    /// statements on a new one.
+    /// statements on a new one. Returns whether it opened a new connection.
     async fn ensure_connected(
         &self,
         index: usize,
         slot: &mut Option<Connection>,
-    ) -> Result<(), RunError> {
+    ) -> Result<bool, RunError> {
         if slot.as_ref().is_some_and(|c| !c.is_closed()) {
-            return Ok(());
+            return Ok(false);
         }
         if let Some(old) = slot.take() {
             old.close().await;
@@ -215,7 +223,34 @@ impl JobRunner {
         }
         debug!(job = self.job.name, target = target.redacted(), "Connected");
         *slot = Some(conn);
-        Ok(())
+        Ok(true)
+    }
+
+    /// Runs `sql` on the connection, opening it first when needed.
+    ///
+    /// `kept` tells whether the connection comes from an earlier run (with `keepalive`). The
+    /// server may have closed such a connection in the meantime (a restart, or
+    /// `pg_terminate_backend`), so when a query breaks it, the query is retried once on a new
+    /// connection and `kept` is cleared.
+    async fn query(
+        &self,
+        index: usize,
+        slot: &mut Option<Connection>,
+        kept: &mut bool,
+        sql: &str,
+    ) -> Result<ResultSet, RunError> {
+        if self.ensure_connected(index, slot).await? {
+            *kept = false;
+        }
+        match self.timed_query(slot, sql).await {
+            Err(RunError::Driver(e)) if *kept && slot.is_none() => {
+                *kept = false;
+                debug!(job = self.job.name, target = self.targets[index].redacted(), error = %e, "Kept connection was closed; reconnecting");
+                self.ensure_connected(index, slot).await?;
+                self.timed_query(slot, sql).await
+            }
+            outcome => outcome,
+        }
     }
 
     /// Runs `sql` within the query timeout. After a timeout the statement is cancelled and the
@@ -255,6 +290,7 @@ impl JobRunner {
         query_index: usize,
         query: &Query,
         slot: &mut Option<Connection>,
+        kept: &mut bool,
         iterator_values: Option<&[String]>,
     ) -> bool {
         let job = &self.job.name;
@@ -262,7 +298,9 @@ impl JobRunner {
         self.cache.count_query(job, &query.name);
 
         let started = Instant::now();
-        let outcome = self.fetch(target_index, query, slot, iterator_values).await;
+        let outcome = self
+            .fetch(target_index, query, slot, kept, iterator_values)
+            .await;
         let converted = match outcome {
             Ok(converted) => converted,
             Err(e) => {
@@ -311,6 +349,7 @@ impl JobRunner {
         target_index: usize,
         query: &Query,
         slot: &mut Option<Connection>,
+        kept: &mut bool,
         iterator_values: Option<&[String]>,
     ) -> Result<Converted, RunError> {
         let target = &self.targets[target_index];
@@ -324,9 +363,8 @@ impl JobRunner {
         match (iterated, iterator_values) {
             (Some((placeholder, iterator)), Some(values)) => {
                 for value in values {
-                    self.ensure_connected(target_index, slot).await?;
                     let sql = query.sql.replace(&placeholder, value);
-                    let result = self.timed_query(slot, &sql).await?;
+                    let result = self.query(target_index, slot, kept, &sql).await?;
                     let iteration = Iteration {
                         label: &iterator.label,
                         value,
@@ -335,8 +373,7 @@ impl JobRunner {
                 }
             }
             _ => {
-                self.ensure_connected(target_index, slot).await?;
-                let result = self.timed_query(slot, &query.sql).await?;
+                let result = self.query(target_index, slot, kept, &query.sql).await?;
                 converted.add_rows(query, target, &self.job.name, &result, None);
             }
         }

@@ -152,9 +152,7 @@ async fn terminated_connection_recovers_next_run() {
         "the kept connection is open"
     );
 
-    // The query on the terminated connection fails, or reconnects at once: either way the run
-    // after it succeeds.
-    runners[0].run_once().await;
+    // The kept connection is dead; the run notices and retries the query on a new one.
     assert_eq!(runners[0].run_once().await, 1);
     let text = exposition(&cache);
     assert_eq!(
@@ -331,4 +329,33 @@ async fn timestamp_column_sets_sample_time() {
     let lines = samples(&exposition(&cache), "sql_stamped");
     assert_eq!(lines.len(), 1);
     assert!(lines[0].ends_with(" 1.5 1767225600000"), "{}", lines[0]);
+}
+
+#[tokio::test]
+async fn query_killed_while_running_recovers() {
+    let db = TestDb::create("killed").await;
+    let yaml = format!(
+        "jobs:\n- name: j\n  interval: 1h\n  connections: ['{}']\n  queries:\n  - name: sleepy\n    values: [v]\n    query: select 1 as v from pg_sleep(1.5)\n",
+        db.url()
+    );
+    let (cache, runners) = build(parse(&yaml, Format::Yaml));
+    let runner = runners[0].clone();
+    let run = tokio::spawn(async move { runner.run_once().await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(db.terminate_backends().await >= 1, "the query is running");
+    assert_eq!(run.await.unwrap(), 0);
+
+    let text = exposition(&cache);
+    assert_eq!(
+        value(&text, "sql_exporter_last_scrape_failed", "query=\"sleepy\""),
+        Some(1.0)
+    );
+
+    assert_eq!(runners[0].run_once().await, 1);
+    let text = exposition(&cache);
+    assert_eq!(
+        value(&text, "sql_exporter_last_scrape_failed", "query=\"sleepy\""),
+        Some(0.0)
+    );
+    assert_eq!(value(&text, "sql_sleepy", "col=\"v\""), Some(1.0));
 }
