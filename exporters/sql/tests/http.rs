@@ -166,3 +166,32 @@ fn config_check_validates_and_exits() {
     assert!(stderr.contains("bad.toml"), "{stderr}");
     assert!(stderr.contains("\"intervall\""), "{stderr}");
 }
+
+#[tokio::test]
+async fn scrape_does_not_wait_for_queries() {
+    let db = TestDb::create("http_slow").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("slow.yml");
+    let text = format!(
+        "jobs:\n- name: slow\n  interval: 1h\n  connections: ['{}']\n  queries:\n  - name: sleepy\n    values: [v]\n    query: select 1 as v from pg_sleep(4)\n",
+        db.url()
+    );
+    std::fs::write(&config, text).unwrap();
+
+    let port = free_port();
+    let mut command = Command::new(BINARY);
+    command
+        .args(["-web.listen-address", &format!("127.0.0.1:{port}")])
+        .args(["-config.file", config.to_str().unwrap()]);
+    let exporter = Exporter::start(command, port);
+    exporter.get_when("/healthz", |_| true).await;
+
+    // The query is still sleeping; the scrape is served from the empty cache at once.
+    let started = Instant::now();
+    let metrics = exporter.get_when("/metrics", |_| true).await;
+    let elapsed = started.elapsed();
+    exporter.stop();
+    assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
+    assert!(samples(&metrics, "sql_sleepy").is_empty(), "{metrics}");
+    assert!(metrics.contains("sql_exporter_build_info"), "{metrics}");
+}
