@@ -13,7 +13,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let url = args
         .next()
-        .ok_or("usage: scrape_bench URL [CONCURRENCY] [SECONDS]")?;
+        .ok_or("usage: scrape_bench URL [CONCURRENCY] [SECONDS] [PERIOD_MS]")?;
     let concurrency: usize = args.next().map_or(Ok(50), |a| a.parse())?;
     let seconds: u64 = args.next().map_or(Ok(10), |a| a.parse())?;
     let period: Option<Duration> = match args.next() {

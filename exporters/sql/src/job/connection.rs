@@ -44,7 +44,7 @@ impl JobRunner {
 
     /// Runs `sql` on the connection, opening it first when needed.
     ///
-    /// `kept` tells whether the connection comes from an earlier run (with `keepalive`). The
+    /// `kept` is true when the connection comes from an earlier run (with `keepalive`). The
     /// server may have closed such a connection in the meantime (a restart, or
     /// `pg_terminate_backend`), so when a query breaks it, the query is retried once on a new
     /// connection and `kept` is cleared.
