@@ -222,3 +222,35 @@ fn repository_queries_toml_is_valid() {
         assert!(!query.help.is_empty(), "{} has no help", query.name);
     }
 }
+
+#[test]
+fn cron_timeout_and_buckets_are_read() {
+    let text = format!(
+        "[configuration]\nhistogram_buckets = [0.1, 1, 10]\n\n[[jobs]]\nname = \"nightly\"\ncron_schedule = \"@every 10m\"\nconnections = [\"{URL}\"]\n\n[[jobs.queries]]\nname = \"q\"\nvalues = [\"v\"]\nquery = \"select 1 as v\"\n\n[[jobs]]\nname = \"hourly\"\ncron_schedule = \"5 * * * *\"\nquery_timeout = \"5s\"\nconnections = [\"{URL}\"]\n\n[[jobs.queries]]\nname = \"q\"\nvalues = [\"v\"]\nquery = \"select 1 as v\"\n"
+    );
+    let parsed = config::parse(Path::new("conf.toml"), &text, Format::Toml).unwrap();
+    assert_eq!(parsed.histogram_buckets, [0.1, 1.0, 10.0]);
+    let nightly = &parsed.jobs[0];
+    assert_eq!(
+        nightly.schedule.period(),
+        Some(std::time::Duration::from_secs(600))
+    );
+    assert_eq!(nightly.query_timeout, std::time::Duration::from_secs(60));
+    let hourly = &parsed.jobs[1];
+    assert_eq!(hourly.schedule.period(), None);
+    assert_eq!(hourly.query_timeout, std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn short_interval_bounds_default_timeout() {
+    let parsed = config::parse(
+        Path::new("conf.yml"),
+        &yaml_job("  interval: 15s\n", ""),
+        Format::Yaml,
+    )
+    .unwrap();
+    assert_eq!(
+        parsed.jobs[0].query_timeout,
+        std::time::Duration::from_secs(15)
+    );
+}

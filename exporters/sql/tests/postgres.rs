@@ -359,3 +359,43 @@ async fn query_killed_while_running_recovers() {
     );
     assert_eq!(value(&text, "sql_sleepy", "col=\"v\""), Some(1.0));
 }
+
+#[tokio::test]
+async fn sslmode_require_and_verify_full() {
+    let db = TestDb::create("tls").await;
+    let ssl_on: String = common::admin()
+        .await
+        .query_one("SHOW ssl", &[])
+        .await
+        .unwrap()
+        .get(0);
+    // The schemes differ so that the two connections get different `driver` labels.
+    let base = format!("postgres://postgres@127.0.0.1:5432/{}", db.name);
+    let verified = base.replace("postgres://", "postgresql://");
+    let yaml = format!(
+        "jobs:\n- name: j\n  interval: 1h\n  connections: ['{base}?sslmode=require', '{verified}?sslmode=verify-full&sslrootcert=/nonexistent/root.crt']\n  queries:\n  - name: tls\n    values: [v]\n    query: select case when ssl then 1 else 0 end as v from pg_stat_ssl where pid = pg_backend_pid()\n"
+    );
+    let (cache, runners) = build(parse(&yaml, Format::Yaml));
+    let succeeded = runners[0].run_once().await;
+    let text = exposition(&cache);
+
+    // verify-full cannot read its root certificate, so only the require connection works.
+    assert_eq!(
+        value(
+            &text,
+            "sql_exporter_last_scrape_failed",
+            "driver=\"postgresql\""
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&text, "sql_exporter_query_failures_total", "query=\"\""),
+        Some(1.0)
+    );
+    if ssl_on == "on" {
+        assert_eq!(succeeded, 1, "{text}");
+        assert_eq!(value(&text, "sql_tls", "driver=\"postgres\""), Some(1.0));
+    } else {
+        assert_eq!(succeeded, 0, "{text}");
+    }
+}
