@@ -214,6 +214,10 @@ async fn connections_close_between_runs() {
         .unwrap()
         .get::<_, i64>(0);
     assert_eq!(open, 0);
+
+    // DROP DATABASE without FORCE fails while any session is connected.
+    let drop = format!("DROP DATABASE \"{}\"", db.name);
+    common::admin().await.batch_execute(&drop).await.unwrap();
 }
 
 #[tokio::test]
