@@ -144,10 +144,22 @@ pub fn parse(path: &Path, text: &str, format: Format) -> Result<Config, ConfigEr
         message,
     };
     let tree: serde_yaml::Value = match format {
-        Format::Toml => toml::from_str(text).map_err(|e| syntax(e.to_string()))?,
+        Format::Toml => toml::from_str(text).map_err(|e| syntax(toml_message(text, &e)))?,
         Format::Yaml => serde_yaml::from_str(text).map_err(|e| syntax(e.to_string()))?,
     };
     decode(path, tree, &|name| std::env::var(name).ok())
+}
+
+/// Describes a TOML syntax error by line and column. The toml crate's own message quotes the
+/// offending line, which may be a connection URL with a password.
+fn toml_message(text: &str, error: &toml::de::Error) -> String {
+    let Some(span) = error.span() else {
+        return error.message().to_owned();
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    format!("line {line}, column {column}: {}", error.message())
 }
 
 /// Replaces each `{{ NAME }}` in `text` with the environment variable `NAME` (trimmed and
@@ -214,6 +226,15 @@ mod tests {
     #[test]
     fn placeholder_without_end_is_kept() {
         assert_eq!(expand_placeholders("a {{ b", &env), "a {{ b");
+    }
+
+    #[test]
+    fn toml_syntax_error_hides_line() {
+        let text = "[[jobs]]\nconnections = [\"postgres://u:s3cret@h/db\"\n";
+        let error = parse(Path::new("x.toml"), text, Format::Toml).unwrap_err();
+        let message = error.to_string();
+        assert!(!message.contains("s3cret"), "{message}");
+        assert!(message.contains("x.toml: line "), "{message}");
     }
 
     #[test]
