@@ -159,7 +159,8 @@ fn toml_message(text: &str, error: &toml::de::Error) -> String {
     let before = &text[..span.start.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    format!("line {line}, column {column}: {}", error.message())
+    let message = error.message().trim().replace('\n', ": ");
+    format!("line {line}, column {column}: {message}")
 }
 
 /// Replaces each `{{ NAME }}` in `text` with the environment variable `NAME` (trimmed and
