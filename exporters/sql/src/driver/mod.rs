@@ -126,7 +126,7 @@ impl Connection {
     /// Closes the connection, telling the server when it can.
     pub async fn close(self) {
         match self {
-            Connection::Postgres(conn) => conn.close(),
+            Connection::Postgres(conn) => conn.close().await,
             Connection::Mysql(conn) => conn.close().await,
         }
     }

@@ -17,6 +17,9 @@ use tracing::debug;
 use super::{tls, Cell, DriverError, ResultSet};
 use crate::dsn::{PgTls, Target};
 
+/// How long `close` waits for the connection task to end.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub struct PgConnection {
     client: Client,
     task: JoinHandle<()>,
@@ -127,10 +130,14 @@ impl PgConnection {
         }
     }
 
-    pub fn close(self) {
-        // Dropping the client sends Terminate; the connection task then ends on its own.
+    /// Closes the connection and waits (at most one second) until the server has been told,
+    /// so that the session is gone when this returns.
+    pub async fn close(self) {
+        // Dropping the client makes the connection task send Terminate and end.
         drop(self.client);
-        drop(self.task);
+        if tokio::time::timeout(CLOSE_WAIT, self.task).await.is_err() {
+            debug!("PostgreSQL connection did not close within a second");
+        }
     }
 }
 
