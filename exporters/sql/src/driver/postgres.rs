@@ -130,7 +130,7 @@ impl PgConnection {
         }
     }
 
-    /// Closes the connection and waits (at most one second) until the server has been told,
+    /// Closes the connection and waits (at most one second) until Terminate has been sent,
     /// so that the session is gone when this returns.
     pub async fn close(self) {
         // Dropping the client makes the connection task send Terminate and end.
