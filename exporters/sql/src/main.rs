@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::parser::ValueSource;
 use clap::{Arg, ArgAction};
-use exporter_core::{cli, logging, ExporterInfo, Server};
+use exporter_core::logging::LogLevel;
+use exporter_core::{cli, logging, ExporterInfo, LogOptions, Server};
 use tracing::{error, info};
 
 const INFO: ExporterInfo = ExporterInfo {
@@ -32,10 +34,27 @@ fn command() -> clap::Command {
         )
 }
 
+/// Reads the log options; justwatchcom's `LOGLEVEL` variable sets the level when
+/// `--log.level` is not given.
+fn log_options(matches: &clap::ArgMatches) -> LogOptions {
+    let mut options = cli::log_options(matches);
+    let from_default = matches.value_source("log.level") == Some(ValueSource::DefaultValue);
+    let variable = std::env::var("LOGLEVEL").map(|v| v.to_lowercase());
+    if from_default {
+        options.level = match variable.as_deref() {
+            Ok("debug") => LogLevel::Debug,
+            Ok("warn") => LogLevel::Warn,
+            Ok("error") => LogLevel::Error,
+            _ => options.level,
+        };
+    }
+    options
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let matches = cli::parse(command());
-    logging::init(cli::log_options(&matches));
+    logging::init(log_options(&matches));
     let Some(path) = matches.get_one::<PathBuf>("config.file") else {
         return ExitCode::FAILURE;
     };
