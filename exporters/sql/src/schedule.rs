@@ -13,6 +13,9 @@ use croner::Cron;
 pub enum Schedule {
     /// Runs at start-up and then once per period after each run ends.
     Interval(Duration),
+    /// `@every <duration>`: like an interval, but the first run waits one period, as in
+    /// robfig/cron.
+    Every(Duration),
     /// Runs at the matching minutes; the text is kept for logs.
     Cron(Box<Cron>, String),
 }
@@ -26,7 +29,7 @@ impl Schedule {
             if period < Duration::from_secs(1) {
                 return Err(format!("@every needs at least 1s, got {every:?}"));
             }
-            return Ok(Schedule::Interval(period));
+            return Ok(Schedule::Every(period));
         }
         let pattern = match trimmed {
             "@midnight" => "@daily",
@@ -46,7 +49,7 @@ impl Schedule {
     /// Returns the interval, or `None` for a cron schedule.
     pub fn period(&self) -> Option<Duration> {
         match self {
-            Schedule::Interval(period) => Some(*period),
+            Schedule::Interval(period) | Schedule::Every(period) => Some(*period),
             Schedule::Cron(..) => None,
         }
     }
@@ -55,7 +58,7 @@ impl Schedule {
     /// period; `None` means the cron expression matches no future time.
     pub fn wait_after(&self, now: DateTime<Local>) -> Option<Duration> {
         match self {
-            Schedule::Interval(period) => Some(*period),
+            Schedule::Interval(period) | Schedule::Every(period) => Some(*period),
             Schedule::Cron(cron, _) => {
                 let next = cron.find_next_occurrence(&now, false).ok()?;
                 (next - now).to_std().ok()
@@ -70,7 +73,9 @@ impl Schedule {
 
     pub fn describe(&self) -> String {
         match self {
-            Schedule::Interval(period) => format!("every {}s", period.as_secs_f64()),
+            Schedule::Interval(period) | Schedule::Every(period) => {
+                format!("every {}s", period.as_secs_f64())
+            }
             Schedule::Cron(_, text) => text.clone(),
         }
     }
@@ -103,6 +108,7 @@ mod tests {
         }
         let every = Schedule::cron("@every 5m").unwrap();
         assert_eq!(every.period(), Some(Duration::from_secs(300)));
+        assert!(!every.runs_at_start());
     }
 
     #[test]
