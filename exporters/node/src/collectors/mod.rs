@@ -6,8 +6,16 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Arg, ArgMatches};
-use exporter_core::CollectorEntry;
+use exporter_core::collector::BuildError;
+use exporter_core::{AnyCollector, CollectorEntry};
 
+pub mod attr;
+pub mod cpu;
+pub mod cpuinfo;
+pub mod procstat;
+pub mod stat;
+#[cfg(test)]
+pub mod test_support;
 pub mod util;
 
 /// Paths every collector reads through, from `--path.*`, and all parsed flags for the options of
@@ -105,9 +113,26 @@ pub fn path_args() -> Vec<Arg> {
 pub fn option_args() -> Vec<Arg> {
     let mut args = Vec::new();
     args.extend(util::no_args());
+    args.extend(cpu::args());
+    args.extend(stat::args());
     args
 }
 
 /// The collectors of node-exporter in alphabetical order, with whether node_exporter 1.12
 /// enables each on Linux by default.
-pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[];
+pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
+    entry("cpu", true, cpu::build),
+    entry("stat", true, stat::build),
+];
+
+const fn entry(
+    name: &'static str,
+    enabled_by_default: bool,
+    build: fn(&NodeConfig) -> Result<AnyCollector, BuildError>,
+) -> CollectorEntry<NodeConfig> {
+    CollectorEntry {
+        name,
+        enabled_by_default,
+        build,
+    }
+}
