@@ -12,11 +12,14 @@ use exporter_core::{AnyCollector, CollectorEntry};
 pub mod attr;
 pub mod cpu;
 pub mod cpuinfo;
+pub mod loadavg;
+pub mod meminfo;
 pub mod procstat;
 pub mod stat;
 #[cfg(test)]
 pub mod test_support;
 pub mod util;
+pub mod vmstat;
 
 /// Paths every collector reads through, from `--path.*`, and all parsed flags for the options of
 /// individual collectors.
@@ -115,6 +118,7 @@ pub fn option_args() -> Vec<Arg> {
     args.extend(util::no_args());
     args.extend(cpu::args());
     args.extend(stat::args());
+    args.extend(vmstat::args());
     args
 }
 
@@ -122,7 +126,10 @@ pub fn option_args() -> Vec<Arg> {
 /// enables each on Linux by default.
 pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
     entry("cpu", true, cpu::build),
+    entry("loadavg", true, loadavg::build),
+    entry("meminfo", true, meminfo::build),
     entry("stat", true, stat::build),
+    entry("vmstat", true, vmstat::build),
 ];
 
 const fn entry(
