@@ -12,6 +12,7 @@ use exporter_core::{AnyCollector, CollectorEntry};
 pub mod attr;
 pub mod cpu;
 pub mod cpuinfo;
+pub mod diskstats;
 pub mod loadavg;
 pub mod meminfo;
 pub mod procstat;
@@ -117,6 +118,7 @@ pub fn option_args() -> Vec<Arg> {
     let mut args = Vec::new();
     args.extend(util::no_args());
     args.extend(cpu::args());
+    args.extend(diskstats::args());
     args.extend(stat::args());
     args.extend(vmstat::args());
     args
@@ -126,6 +128,7 @@ pub fn option_args() -> Vec<Arg> {
 /// enables each on Linux by default.
 pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
     entry("cpu", true, cpu::build),
+    entry("diskstats", true, diskstats::build),
     entry("loadavg", true, loadavg::build),
     entry("meminfo", true, meminfo::build),
     entry("stat", true, stat::build),

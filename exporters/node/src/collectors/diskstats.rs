@@ -1,0 +1,435 @@
+//! The diskstats collector: I/O counters per block device from /proc/diskstats, the device's
+//! identity from the udev database (`<udev data>/b<major>:<minor>`, the `E:` property lines) and
+//! whether it rotates from /sys/block/<device>/queue/rotational.
+//!
+//! /proc/diskstats lines have 14 fields up to Linux 4.17, 18 with the discard counters of 4.18
+//! and 20 with the flush counters of 5.5 (Documentation/admin-guide/iostats.rst). Each line
+//! exports as many counters as it has fields.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use clap::parser::ValueSource;
+use clap::Arg;
+use exporter_core::collector::BuildError;
+use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricSink};
+use regex::Regex;
+use tracing::{debug, info, warn};
+
+use super::{attr, util, NodeConfig};
+
+/// Default of `--collector.diskstats.device-exclude`: partitions, RAM disks, loop and floppy
+/// devices.
+pub const DEFAULT_EXCLUDE: &str = r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
+
+/// The kernel counts sectors of 512 bytes in /proc/diskstats, whatever the device's block size.
+const SECTOR_BYTES: f64 = 512.0;
+const SECONDS_PER_MILLISECOND: f64 = 0.001;
+
+const fn counter(name: &'static str, help: &'static str) -> Desc {
+    Desc::counter(name, help, &["device"])
+}
+
+/// The counters after the device name, in the column order of /proc/diskstats, with the factor
+/// that converts each to the metric's unit.
+const COUNTERS: [(Desc, f64); 17] = [
+    (
+        counter("node_disk_reads_completed_total", "Reads completed."),
+        1.0,
+    ),
+    (
+        counter(
+            "node_disk_reads_merged_total",
+            "Adjacent reads merged into one.",
+        ),
+        1.0,
+    ),
+    (
+        counter("node_disk_read_bytes_total", "Bytes read."),
+        SECTOR_BYTES,
+    ),
+    (
+        counter(
+            "node_disk_read_time_seconds_total",
+            "Seconds spent by all reads.",
+        ),
+        SECONDS_PER_MILLISECOND,
+    ),
+    (
+        counter("node_disk_writes_completed_total", "Writes completed."),
+        1.0,
+    ),
+    (
+        counter(
+            "node_disk_writes_merged_total",
+            "Adjacent writes merged into one.",
+        ),
+        1.0,
+    ),
+    (
+        counter("node_disk_written_bytes_total", "Bytes written."),
+        SECTOR_BYTES,
+    ),
+    (
+        counter(
+            "node_disk_write_time_seconds_total",
+            "Seconds spent by all writes.",
+        ),
+        SECONDS_PER_MILLISECOND,
+    ),
+    (
+        Desc::gauge("node_disk_io_now", "I/Os in progress.", &["device"]),
+        1.0,
+    ),
+    (
+        counter(
+            "node_disk_io_time_seconds_total",
+            "Seconds during which the device had I/O in progress.",
+        ),
+        SECONDS_PER_MILLISECOND,
+    ),
+    (
+        counter(
+            "node_disk_io_time_weighted_seconds_total",
+            "Seconds of I/O in progress weighted by the number of I/Os in flight.",
+        ),
+        SECONDS_PER_MILLISECOND,
+    ),
+    (
+        counter("node_disk_discards_completed_total", "Discards completed."),
+        1.0,
+    ),
+    (
+        counter(
+            "node_disk_discards_merged_total",
+            "Adjacent discards merged into one.",
+        ),
+        1.0,
+    ),
+    (
+        counter("node_disk_discarded_sectors_total", "Sectors discarded."),
+        1.0,
+    ),
+    (
+        counter(
+            "node_disk_discard_time_seconds_total",
+            "Seconds spent by all discards.",
+        ),
+        SECONDS_PER_MILLISECOND,
+    ),
+    (
+        counter(
+            "node_disk_flush_requests_total",
+            "Flush requests completed.",
+        ),
+        1.0,
+    ),
+    (
+        counter(
+            "node_disk_flush_requests_time_seconds_total",
+            "Seconds spent by all flush requests.",
+        ),
+        SECONDS_PER_MILLISECOND,
+    ),
+];
+
+const INFO: Desc = Desc::gauge(
+    "node_disk_info",
+    "Identity of a block device from udev and sysfs; the value is always 1.",
+    &[
+        "device",
+        "major",
+        "minor",
+        "path",
+        "wwn",
+        "model",
+        "serial",
+        "revision",
+        "rotational",
+    ],
+);
+const FILESYSTEM_INFO: Desc = Desc::gauge(
+    "node_disk_filesystem_info",
+    "File system or other content that udev found on a block device; the value is always 1.",
+    &["device", "type", "usage", "uuid", "version"],
+);
+const DEVICE_MAPPER_INFO: Desc = Desc::gauge(
+    "node_disk_device_mapper_info",
+    "Device mapper names of a block device from udev; the value is always 1.",
+    &["device", "name", "uuid", "vg_name", "lv_name", "lv_layer"],
+);
+/// ATA properties of udev exported as numbers, with their metric.
+const ATA: [(&str, Desc); 3] = [
+    (
+        "ID_ATA_WRITE_CACHE",
+        Desc::gauge(
+            "node_disk_ata_write_cache",
+            "Whether an ATA disk has a write cache.",
+            &["device"],
+        ),
+    ),
+    (
+        "ID_ATA_WRITE_CACHE_ENABLED",
+        Desc::gauge(
+            "node_disk_ata_write_cache_enabled",
+            "Whether the write cache of an ATA disk is enabled.",
+            &["device"],
+        ),
+    ),
+    (
+        "ID_ATA_ROTATION_RATE_RPM",
+        Desc::gauge(
+            "node_disk_ata_rotation_rate_rpm",
+            "Rotation rate of an ATA disk in revolutions per minute; 0 for solid-state disks.",
+            &["device"],
+        ),
+    ),
+];
+
+/// Returns the option flags of the diskstats collector.
+pub fn args() -> Vec<Arg> {
+    vec![
+        Arg::new("collector.diskstats.device-exclude")
+            .long("collector.diskstats.device-exclude")
+            .default_value(DEFAULT_EXCLUDE)
+            .help("Regular expression of the devices to leave out (mutually exclusive with device-include)"),
+        Arg::new("collector.diskstats.ignored-devices")
+            .long("collector.diskstats.ignored-devices")
+            .hide(true)
+            .help("Deprecated name of --collector.diskstats.device-exclude"),
+        Arg::new("collector.diskstats.device-include")
+            .long("collector.diskstats.device-include")
+            .help("Regular expression of the devices to export (mutually exclusive with device-exclude)"),
+    ]
+}
+
+pub fn build(config: &NodeConfig) -> Result<AnyCollector, BuildError> {
+    let filter = device_filter(config)?;
+    let udev_data = if config.udev_data.is_dir() {
+        Some(config.udev_data.clone())
+    } else {
+        warn!(path = %config.udev_data.display(), "The udev data directory is missing, node_disk_info and the other udev families stay empty");
+        None
+    };
+    Ok(AnyCollector::blocking(DiskstatsCollector {
+        procfs: config.procfs.clone(),
+        sysfs: config.sysfs.clone(),
+        udev_data,
+        filter,
+    }))
+}
+
+fn device_filter(config: &NodeConfig) -> Result<DeviceFilter, BuildError> {
+    let given = |name: &str| {
+        matches!(
+            config.matches.value_source(name),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        )
+    };
+    let mut exclude = config
+        .string("collector.diskstats.device-exclude")
+        .unwrap_or_default();
+    if let Some(old) = config.string("collector.diskstats.ignored-devices") {
+        if given("collector.diskstats.device-exclude") {
+            return Err("--collector.diskstats.ignored-devices and --collector.diskstats.device-exclude are mutually exclusive".into());
+        }
+        warn!("--collector.diskstats.ignored-devices is deprecated, use --collector.diskstats.device-exclude");
+        exclude = old;
+    }
+    let include = config
+        .string("collector.diskstats.device-include")
+        .unwrap_or_default();
+    if !include.is_empty() {
+        if given("collector.diskstats.device-exclude") && !exclude.is_empty() {
+            return Err("--collector.diskstats.device-exclude and --collector.diskstats.device-include are mutually exclusive".into());
+        }
+        exclude.clear();
+    }
+    let compile = |flag: &str, pattern: &str| -> Result<Option<Regex>, BuildError> {
+        if pattern.is_empty() {
+            return Ok(None);
+        }
+        info!(flag, pattern, "Filtering diskstats devices");
+        Regex::new(pattern)
+            .map(Some)
+            .map_err(|e| format!("--{flag} is not a valid regular expression: {e}").into())
+    };
+    Ok(DeviceFilter {
+        exclude: compile("collector.diskstats.device-exclude", &exclude)?,
+        include: compile("collector.diskstats.device-include", &include)?,
+    })
+}
+
+/// Device name filter: a device is exported unless it matches `exclude` or fails to match
+/// `include`.
+#[derive(Default)]
+pub struct DeviceFilter {
+    pub exclude: Option<Regex>,
+    pub include: Option<Regex>,
+}
+
+impl DeviceFilter {
+    pub fn ignores(&self, device: &str) -> bool {
+        self.exclude.as_ref().is_some_and(|r| r.is_match(device))
+            || self.include.as_ref().is_some_and(|r| !r.is_match(device))
+    }
+}
+
+/// One line of /proc/diskstats.
+#[derive(Debug, PartialEq)]
+pub struct DiskLine<'a> {
+    pub major: u32,
+    pub minor: u32,
+    pub device: &'a str,
+    /// The 11, 15 or 17 counters after the name.
+    pub counters: Vec<f64>,
+}
+
+/// Parses one line; returns `None` for lines with fewer than 14 fields or a field that is not a
+/// number. Counters after the 17th are ignored.
+pub fn parse_line(line: &str) -> Option<DiskLine<'_>> {
+    let mut fields = line.split_whitespace();
+    let major = fields.next()?.parse().ok()?;
+    let minor = fields.next()?.parse().ok()?;
+    let device = fields.next()?;
+    let counters: Vec<f64> = fields
+        .take(COUNTERS.len())
+        .map(|f| f.parse::<u64>().map(|v| v as f64))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    (counters.len() >= 11).then_some(DiskLine {
+        major,
+        minor,
+        device,
+        counters,
+    })
+}
+
+pub struct DiskstatsCollector {
+    pub procfs: PathBuf,
+    pub sysfs: PathBuf,
+    /// The udev database directory, or `None` when it does not exist.
+    pub udev_data: Option<PathBuf>,
+    pub filter: DeviceFilter,
+}
+
+impl DiskstatsCollector {
+    /// Reads the `E:` properties of a device from the udev database; empty when there are none.
+    fn udev_properties(&self, major: u32, minor: u32) -> HashMap<String, String> {
+        let Some(dir) = &self.udev_data else {
+            return HashMap::new();
+        };
+        let path = dir.join(format!("b{major}:{minor}"));
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                debug!(path = %path.display(), error = %e, "No udev properties for the device");
+                return HashMap::new();
+            }
+        };
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter_map(|line| line.strip_prefix("E:")?.split_once('='))
+            .map(|(key, value)| (key.to_owned(), value.to_owned()))
+            .collect()
+    }
+
+    fn rotational(&self, device: &str) -> &'static str {
+        let path = self
+            .sysfs
+            .join("block")
+            .join(device)
+            .join("queue/rotational");
+        match attr::read_u64_attr(&path) {
+            Ok(Some(1)) => "1",
+            _ => "0",
+        }
+    }
+
+    fn add_device(&self, disk: &DiskLine, sink: &mut MetricSink) {
+        let device = disk.device;
+        let udev = self.udev_properties(disk.major, disk.minor);
+        let property = |key: &str| udev.get(key).map(String::as_str).unwrap_or("");
+        // The serial on the disk label is SCSI_IDENT_SERIAL; virtio devices have only ID_SERIAL.
+        let serial = ["SCSI_IDENT_SERIAL", "ID_SERIAL_SHORT", "ID_SERIAL"]
+            .into_iter()
+            .map(property)
+            .find(|s| !s.is_empty())
+            .unwrap_or("");
+        let (major, minor) = (disk.major.to_string(), disk.minor.to_string());
+        let rotational = self.rotational(device);
+        let labels = [
+            device,
+            &major,
+            &minor,
+            property("ID_PATH"),
+            property("ID_WWN"),
+            property("ID_MODEL"),
+            serial,
+            property("ID_REVISION"),
+            rotational,
+        ];
+        sink.add(&INFO, &labels, 1.0);
+
+        for ((desc, factor), value) in COUNTERS.iter().zip(&disk.counters) {
+            sink.add(desc, &[device], value * factor);
+        }
+
+        let fs_type = property("ID_FS_TYPE");
+        if !fs_type.is_empty() {
+            let labels = [
+                device,
+                fs_type,
+                property("ID_FS_USAGE"),
+                property("ID_FS_UUID"),
+                property("ID_FS_VERSION"),
+            ];
+            sink.add(&FILESYSTEM_INFO, &labels, 1.0);
+        }
+        let dm_name = property("DM_NAME");
+        if !dm_name.is_empty() {
+            let labels = [
+                device,
+                dm_name,
+                property("DM_UUID"),
+                property("DM_VG_NAME"),
+                property("DM_LV_NAME"),
+                property("DM_LV_LAYER"),
+            ];
+            sink.add(&DEVICE_MAPPER_INFO, &labels, 1.0);
+        }
+        if !property("ID_ATA").is_empty() {
+            for (key, desc) in &ATA {
+                match udev.get(*key).map(|v| v.parse::<f64>()) {
+                    Some(Ok(value)) => sink.add(desc, &[device], value),
+                    Some(Err(_)) => debug!(
+                        device,
+                        property = key,
+                        "Invalid ATA property in the udev database"
+                    ),
+                    None => {}
+                }
+            }
+        }
+    }
+}
+
+impl BlockingCollector for DiskstatsCollector {
+    fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
+        let text = util::read_file(&self.procfs.join("diskstats"))?;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let Some(disk) = parse_line(line) else {
+                debug!(line, "Skipped a malformed line of /proc/diskstats");
+                continue;
+            };
+            if !self.filter.ignores(disk.device) {
+                self.add_device(&disk, sink);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "diskstats_tests.rs"]
+mod tests;
