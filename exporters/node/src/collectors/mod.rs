@@ -13,9 +13,14 @@ pub mod attr;
 pub mod cpu;
 pub mod cpuinfo;
 pub mod diskstats;
+pub mod entropy;
+pub mod filefd;
+pub mod kernel_hung;
 pub mod loadavg;
 pub mod meminfo;
+pub mod pressure;
 pub mod procstat;
+pub mod schedstat;
 pub mod stat;
 #[cfg(test)]
 pub mod test_support;
@@ -129,8 +134,13 @@ pub fn option_args() -> Vec<Arg> {
 pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
     entry("cpu", true, cpu::build),
     entry("diskstats", true, diskstats::build),
+    entry("entropy", true, entropy::build),
+    entry("filefd", true, filefd::build),
+    entry("kernel_hung", true, kernel_hung::build),
     entry("loadavg", true, loadavg::build),
     entry("meminfo", true, meminfo::build),
+    entry("pressure", true, pressure::build),
+    entry("schedstat", true, schedstat::build),
     entry("stat", true, stat::build),
     entry("vmstat", true, vmstat::build),
 ];
