@@ -11,6 +11,7 @@ use exporter_core::{AnyCollector, CollectorEntry};
 
 pub mod attr;
 pub mod cpu;
+pub mod cpufreq;
 pub mod cpuinfo;
 pub mod diskstats;
 pub mod entropy;
@@ -26,6 +27,7 @@ pub mod stat;
 pub mod test_support;
 pub mod util;
 pub mod vmstat;
+pub mod watchdog;
 
 /// Paths every collector reads through, from `--path.*`, and all parsed flags for the options of
 /// individual collectors.
@@ -133,6 +135,7 @@ pub fn option_args() -> Vec<Arg> {
 /// enables each on Linux by default.
 pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
     entry("cpu", true, cpu::build),
+    entry("cpufreq", true, cpufreq::build),
     entry("diskstats", true, diskstats::build),
     entry("entropy", true, entropy::build),
     entry("filefd", true, filefd::build),
@@ -143,6 +146,7 @@ pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
     entry("schedstat", true, schedstat::build),
     entry("stat", true, stat::build),
     entry("vmstat", true, vmstat::build),
+    entry("watchdog", true, watchdog::build),
 ];
 
 const fn entry(
