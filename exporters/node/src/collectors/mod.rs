@@ -25,6 +25,9 @@ pub mod schedstat;
 pub mod stat;
 #[cfg(test)]
 pub mod test_support;
+pub mod time;
+pub mod timex;
+pub mod uname;
 pub mod util;
 pub mod vmstat;
 pub mod watchdog;
@@ -145,6 +148,9 @@ pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
     entry("pressure", true, pressure::build),
     entry("schedstat", true, schedstat::build),
     entry("stat", true, stat::build),
+    entry("time", true, time::build),
+    entry("timex", true, timex::build),
+    entry("uname", true, uname::build),
     entry("vmstat", true, vmstat::build),
     entry("watchdog", true, watchdog::build),
 ];
