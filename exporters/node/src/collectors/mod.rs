@@ -19,6 +19,7 @@ pub mod filefd;
 pub mod kernel_hung;
 pub mod loadavg;
 pub mod meminfo;
+pub mod os;
 pub mod pressure;
 pub mod procstat;
 pub mod schedstat;
@@ -145,6 +146,7 @@ pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
     entry("kernel_hung", true, kernel_hung::build),
     entry("loadavg", true, loadavg::build),
     entry("meminfo", true, meminfo::build),
+    entry("os", true, os::build),
     entry("pressure", true, pressure::build),
     entry("schedstat", true, schedstat::build),
     entry("stat", true, stat::build),
