@@ -121,7 +121,8 @@ impl BlockingCollector for PressureCollector {
                         path.display()
                     )));
                 };
-                sink.add(desc, &[], total as f64 / 1e6);
+                // Two divisions, as node_exporter does, so that values are bit-identical.
+                sink.add(desc, &[], total as f64 / 1000.0 / 1000.0);
             }
             found += 1;
         }
@@ -163,7 +164,7 @@ full avg10=0.00 avg60=0.00 avg300=0.00 total=250000\n";
         assert_eq!(got["node_pressure_cpu_waiting_seconds_total"], 1.5);
         assert_eq!(got["node_pressure_io_stalled_seconds_total"], 0.25);
         assert_eq!(got["node_pressure_memory_waiting_seconds_total"], 1.5);
-        assert_eq!(got["node_pressure_irq_stalled_seconds_total"], 42.0 / 1e6);
+        assert_eq!(got["node_pressure_irq_stalled_seconds_total"], 42.0 / 1000.0 / 1000.0);
         assert_eq!(got.len(), 6);
     }
 
