@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use clap::{Arg, ArgAction};
 use exporter_core::CollectError;
 
-use super::NodeConfig;
+use super::{util, NodeConfig};
 
 /// Failure to read or parse one attribute file.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +38,14 @@ pub fn read_attr(path: &Path) -> Result<Option<String>, AttrError> {
             source,
         }),
     }
+}
+
+/// Reads a whole file whose text becomes label values, replacing bytes that are not UTF-8 with
+/// U+FFFD. A missing file is no data, as with [`util::read_file`].
+pub fn read_lossy(path: &Path) -> Result<String, CollectError> {
+    std::fs::read(path)
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .map_err(|e| util::io_error(path, e))
 }
 
 /// Reads an attribute holding one unsigned integer; `None` when the file does not exist.
@@ -159,6 +167,16 @@ mod tests {
             .map(|(suffix, _)| suffix)
             .collect();
         assert_eq!(names, ["10", "2"]);
+    }
+
+    #[test]
+    fn read_lossy_replaces_invalid_utf8() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("diskstats"), b"8 0 sd\xe9 1\n").unwrap();
+        let text = read_lossy(&dir.path().join("diskstats")).unwrap();
+        assert_eq!(text, "8 0 sd\u{fffd} 1\n");
+        let missing = read_lossy(&dir.path().join("absent"));
+        assert!(matches!(missing, Err(CollectError::NoData(_))));
     }
 
     #[test]

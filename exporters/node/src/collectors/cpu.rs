@@ -234,60 +234,60 @@ impl CpuCollector {
     }
 }
 
-/// Merges the `current` times into `last`, keeping each counter at its maximum, and forgets CPUs
+/// Merges the `current` times into `last`, keeping each counter at its maximum, and removes CPUs
 /// that are gone from `current`.
 pub fn update_guarded(last: &mut BTreeMap<u32, CpuTimes>, current: &BTreeMap<u32, CpuTimes>) {
     for (cpu, new) in current {
-        let mut kept = last.get(cpu).copied().unwrap_or_default();
-        if kept.idle - new.idle >= IDLE_JUMP_BACK_SECONDS {
+        let mut guarded = last.get(cpu).copied().unwrap_or_default();
+        if guarded.idle - new.idle >= IDLE_JUMP_BACK_SECONDS {
             debug!(
                 cpu,
-                old = kept.idle,
+                old = guarded.idle,
                 new = new.idle,
                 "CPU idle counter dropped by 3 seconds or more, likely a hotplug; restarting its counters"
             );
-            kept = CpuTimes::default();
+            guarded = CpuTimes::default();
         }
-        for (mode, kept_value, new_value) in paired_modes(&mut kept, new) {
-            if new_value >= *kept_value {
-                *kept_value = new_value;
+        for (mode, guarded_value, new_value) in paired_modes(&mut guarded, new) {
+            if new_value >= *guarded_value {
+                *guarded_value = new_value;
             } else {
                 debug!(
                     cpu,
                     mode,
-                    old = *kept_value,
+                    old = *guarded_value,
                     new = new_value,
                     "CPU counter went backwards, keeping the old value"
                 );
             }
         }
-        last.insert(*cpu, kept);
+        last.insert(*cpu, guarded);
     }
     last.retain(|cpu, _| current.contains_key(cpu));
 }
 
 fn paired_modes<'a>(
-    kept: &'a mut CpuTimes,
+    guarded: &'a mut CpuTimes,
     new: &CpuTimes,
 ) -> [(&'static str, &'a mut f64, f64); 10] {
     [
-        ("user", &mut kept.user, new.user),
-        ("nice", &mut kept.nice, new.nice),
-        ("system", &mut kept.system, new.system),
-        ("idle", &mut kept.idle, new.idle),
-        ("iowait", &mut kept.iowait, new.iowait),
-        ("irq", &mut kept.irq, new.irq),
-        ("softirq", &mut kept.softirq, new.softirq),
-        ("steal", &mut kept.steal, new.steal),
-        ("guest", &mut kept.guest, new.guest),
-        ("guest_nice", &mut kept.guest_nice, new.guest_nice),
+        ("user", &mut guarded.user, new.user),
+        ("nice", &mut guarded.nice, new.nice),
+        ("system", &mut guarded.system, new.system),
+        ("idle", &mut guarded.idle, new.idle),
+        ("iowait", &mut guarded.iowait, new.iowait),
+        ("irq", &mut guarded.irq, new.irq),
+        ("softirq", &mut guarded.softirq, new.softirq),
+        ("steal", &mut guarded.steal, new.steal),
+        ("guest", &mut guarded.guest, new.guest),
+        ("guest_nice", &mut guarded.guest_nice, new.guest_nice),
     ]
 }
 
 impl BlockingCollector for CpuCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
         if let Some(options) = &self.info {
-            let text = util::read_file(&self.procfs.join("cpuinfo"))?;
+            let text = attr::read_lossy(&self.procfs.join("cpuinfo"))?;
             cpuinfo::add_info(&cpuinfo::parse(&text), options, sink);
         }
         self.add_times(sink)?;

@@ -16,7 +16,7 @@ use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricS
 use regex::Regex;
 use tracing::{debug, info, warn};
 
-use super::{attr, util, NodeConfig};
+use super::{attr, NodeConfig};
 
 /// Default of `--collector.diskstats.device-exclude`: partitions, RAM disks, loop and floppy
 /// devices.
@@ -220,7 +220,7 @@ pub fn build(config: &NodeConfig) -> Result<AnyCollector, BuildError> {
 }
 
 fn device_filter(config: &NodeConfig) -> Result<DeviceFilter, BuildError> {
-    let given = |name: &str| {
+    let set_by_user = |name: &str| {
         matches!(
             config.matches.value_source(name),
             Some(ValueSource::CommandLine | ValueSource::EnvVariable)
@@ -230,7 +230,7 @@ fn device_filter(config: &NodeConfig) -> Result<DeviceFilter, BuildError> {
         .string("collector.diskstats.device-exclude")
         .unwrap_or_default();
     if let Some(old) = config.string("collector.diskstats.ignored-devices") {
-        if given("collector.diskstats.device-exclude") {
+        if set_by_user("collector.diskstats.device-exclude") {
             return Err("--collector.diskstats.ignored-devices and --collector.diskstats.device-exclude are mutually exclusive".into());
         }
         warn!("--collector.diskstats.ignored-devices is deprecated, use --collector.diskstats.device-exclude");
@@ -240,7 +240,7 @@ fn device_filter(config: &NodeConfig) -> Result<DeviceFilter, BuildError> {
         .string("collector.diskstats.device-include")
         .unwrap_or_default();
     if !include.is_empty() {
-        if given("collector.diskstats.device-exclude") && !exclude.is_empty() {
+        if set_by_user("collector.diskstats.device-exclude") && !exclude.is_empty() {
             return Err("--collector.diskstats.device-exclude and --collector.diskstats.device-include are mutually exclusive".into());
         }
         exclude.clear();
@@ -416,7 +416,7 @@ impl DiskstatsCollector {
 
 impl BlockingCollector for DiskstatsCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
-        let text = util::read_file(&self.procfs.join("diskstats"))?;
+        let text = attr::read_lossy(&self.procfs.join("diskstats"))?;
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let Some(disk) = parse_line(line) else {
                 debug!(line, "Skipped a malformed line of /proc/diskstats");

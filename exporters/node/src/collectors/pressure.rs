@@ -1,6 +1,7 @@
 //! The pressure collector: pressure stall information (PSI) from /proc/pressure/cpu, io, memory
-//! and irq (Documentation/accounting/psi.rst). Each file has a `some` line (some tasks stalled)
-//! and, except for cpu before Linux 5.13, a `full` line (all tasks stalled); irq has only `full`.
+//! and irq (Documentation/accounting/psi.rst). Each file has a `some` line for time in which
+//! some tasks stalled and a `full` line for time in which all tasks stalled. Before Linux 5.13
+//! cpu has no `full` line, and irq has only `full`.
 //! The exported value is the `total=` field, converted from microseconds to seconds.
 
 use std::io;
@@ -164,7 +165,10 @@ full avg10=0.00 avg60=0.00 avg300=0.00 total=250000\n";
         assert_eq!(got["node_pressure_cpu_waiting_seconds_total"], 1.5);
         assert_eq!(got["node_pressure_io_stalled_seconds_total"], 0.25);
         assert_eq!(got["node_pressure_memory_waiting_seconds_total"], 1.5);
-        assert_eq!(got["node_pressure_irq_stalled_seconds_total"], 42.0 / 1000.0 / 1000.0);
+        assert_eq!(
+            got["node_pressure_irq_stalled_seconds_total"],
+            42.0 / 1000.0 / 1000.0
+        );
         assert_eq!(got.len(), 6);
     }
 

@@ -10,7 +10,7 @@ use exporter_core::{AnyCollector, BlockingCollector, CollectError, MetricSink, M
 use regex::Regex;
 use tracing::debug;
 
-use super::{util, NodeConfig};
+use super::NodeConfig;
 
 /// Default of `--collector.vmstat.fields` in node_exporter 1.12: OOM kills, paging, swapping and
 /// page faults.
@@ -43,7 +43,7 @@ pub struct VmstatCollector {
 
 impl BlockingCollector for VmstatCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
-        let text = util::read_file(&self.procfs.join("vmstat"))?;
+        let text = super::attr::read_lossy(&self.procfs.join("vmstat"))?;
         for line in text.lines() {
             let mut parts = line.split_whitespace();
             let (Some(key), Some(value)) = (parts.next(), parts.next()) else {
