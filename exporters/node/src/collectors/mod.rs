@@ -19,6 +19,8 @@ pub mod filefd;
 pub mod kernel_hung;
 pub mod loadavg;
 pub mod meminfo;
+#[cfg(test)]
+mod options_tests;
 pub mod os;
 pub mod pressure;
 pub mod procstat;

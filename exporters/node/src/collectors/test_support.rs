@@ -64,3 +64,23 @@ pub fn family_type(collector: &dyn BlockingCollector, name: &str) -> Option<&'st
         .find(|f| f.name == name)
         .map(|f| f.kind.as_text())
 }
+
+/// Parses `args` with every flag of node-exporter and returns the configuration collectors are
+/// built from.
+pub fn config(args: &[&str]) -> super::NodeConfig {
+    let info = exporter_core::ExporterInfo {
+        name: "node_exporter",
+        binary: "node-exporter",
+        description: "test",
+        default_listen: ":9100",
+    };
+    let command = exporter_core::cli::command(&info)
+        .args(super::path_args())
+        .args(exporter_core::collector::collector_args(super::COLLECTORS))
+        .args(super::option_args());
+    let argv = std::iter::once("node-exporter")
+        .chain(args.iter().copied())
+        .map(std::ffi::OsString::from);
+    let matches = exporter_core::cli::try_parse_from(command, argv).unwrap();
+    super::NodeConfig::from_matches(matches)
+}
