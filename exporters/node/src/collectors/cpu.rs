@@ -9,14 +9,14 @@
 //! drops by 3 seconds or more, the CPU is taken to have been replugged and its cache restarts.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use clap::Arg;
 use exporter_core::collector::BuildError;
 use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricSink};
 use regex::Regex;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::attr::{self, bool_flag_args, bool_flag_value};
 use super::cpuinfo::{self, InfoOptions};
@@ -106,7 +106,7 @@ pub fn build(config: &NodeConfig) -> Result<AnyCollector, BuildError> {
         frequency,
     });
     let guest = bool_flag_value(config, "collector.cpu.guest", true);
-    let collector = CpuCollector::new(config.procfs.clone(), config.sysfs.clone(), guest, info)?;
+    let collector = CpuCollector::new(config.procfs.clone(), config.sysfs.clone(), guest, info);
     Ok(AnyCollector::blocking(collector))
 }
 
@@ -127,21 +127,15 @@ impl CpuCollector {
         sysfs: PathBuf,
         guest: bool,
         info: Option<InfoOptions>,
-    ) -> Result<CpuCollector, BuildError> {
-        let isolated_path = sysfs.join("devices/system/cpu/isolated");
-        let isolated = match attr::read_attr(&isolated_path)? {
-            Some(text) => attr::parse_cpu_list(&text)
-                .map_err(|e| format!("{}: {e}", isolated_path.display()))?,
-            None => Vec::new(),
-        };
-        Ok(CpuCollector {
+    ) -> CpuCollector {
+        CpuCollector {
+            isolated: read_isolated(&sysfs),
             procfs,
             sysfs,
             guest,
             info,
-            isolated,
             last: Mutex::new(BTreeMap::new()),
-        })
+        }
     }
 
     fn add_times(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
@@ -232,6 +226,21 @@ impl CpuCollector {
         }
         Ok(())
     }
+}
+
+/// Reads the isolated CPUs. Unlike node_exporter, which then fails to start, an unreadable or
+/// invalid file is logged and leaves node_cpu_isolated empty, so the other CPU metrics still work.
+fn read_isolated(sysfs: &Path) -> Vec<u32> {
+    let path = sysfs.join("devices/system/cpu/isolated");
+    let parsed = match attr::read_attr(&path) {
+        Ok(Some(text)) => attr::parse_cpu_list(&text),
+        Ok(None) => Ok(Vec::new()),
+        Err(e) => Err(e.to_string()),
+    };
+    parsed.unwrap_or_else(|error| {
+        warn!(path = %path.display(), error, "Failed to read the isolated CPUs, node_cpu_isolated is left out");
+        Vec::new()
+    })
 }
 
 /// Merges the `current` times into `last`, keeping each counter at its maximum, and removes CPUs

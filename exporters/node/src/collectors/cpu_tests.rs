@@ -44,7 +44,7 @@ fn tree(stat_text: &str) -> tempfile::TempDir {
 }
 
 fn collector(dir: &tempfile::TempDir, guest: bool) -> CpuCollector {
-    CpuCollector::new(dir.path().join("proc"), dir.path().join("sys"), guest, None).unwrap()
+    CpuCollector::new(dir.path().join("proc"), dir.path().join("sys"), guest, None)
 }
 
 #[test]
@@ -155,4 +155,13 @@ fn missing_stat_is_no_data() {
     let mut sink = MetricSink::new();
     let outcome = cpu.collect(&mut sink);
     assert!(matches!(outcome, Err(CollectError::NoData(_))));
+}
+
+#[test]
+fn invalid_isolated_list_is_skipped() {
+    let dir = tree(&stat(9000, 30));
+    std::fs::write(dir.path().join("sys/devices/system/cpu/isolated"), "1-x\n").unwrap();
+    let got = samples(&collector(&dir, true));
+    assert!(!got.keys().any(|k| k.starts_with("node_cpu_isolated")));
+    assert!(got.keys().any(|k| k.starts_with("node_cpu_seconds_total")));
 }
