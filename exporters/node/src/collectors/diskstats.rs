@@ -1,6 +1,6 @@
 //! The diskstats collector: I/O counters per block device from /proc/diskstats, the device's
-//! identity from the udev database (`<udev data>/b<major>:<minor>`, the `E:` property lines) and
-//! whether it rotates from /sys/block/<device>/queue/rotational.
+//! identity from the udev database (read by [`super::diskstats_udev`]) and whether it rotates
+//! from /sys/block/<device>/queue/rotational.
 //!
 //! /proc/diskstats lines have 14 fields up to Linux 4.17, 18 with the discard counters of 4.18
 //! and 20 with the flush counters of 5.5 (Documentation/admin-guide/iostats.rst). Each line
@@ -16,7 +16,7 @@ use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricS
 use regex::Regex;
 use tracing::{debug, info, warn};
 
-use super::{attr, NodeConfig};
+use super::{attr, diskstats_udev, NodeConfig};
 
 /// Default of `--collector.diskstats.device-exclude`: partitions, RAM disks, loop and floppy
 /// devices.
@@ -148,44 +148,6 @@ const INFO: Desc = Desc::gauge(
         "rotational",
     ],
 );
-const FILESYSTEM_INFO: Desc = Desc::gauge(
-    "node_disk_filesystem_info",
-    "File system or other content that udev found on a block device; the value is always 1.",
-    &["device", "type", "usage", "uuid", "version"],
-);
-const DEVICE_MAPPER_INFO: Desc = Desc::gauge(
-    "node_disk_device_mapper_info",
-    "Device mapper names of a block device from udev; the value is always 1.",
-    &["device", "name", "uuid", "vg_name", "lv_name", "lv_layer"],
-);
-/// ATA properties of udev exported as numbers, with their metric.
-const ATA: [(&str, Desc); 3] = [
-    (
-        "ID_ATA_WRITE_CACHE",
-        Desc::gauge(
-            "node_disk_ata_write_cache",
-            "Whether an ATA disk has a write cache.",
-            &["device"],
-        ),
-    ),
-    (
-        "ID_ATA_WRITE_CACHE_ENABLED",
-        Desc::gauge(
-            "node_disk_ata_write_cache_enabled",
-            "Whether the write cache of an ATA disk is enabled.",
-            &["device"],
-        ),
-    ),
-    (
-        "ID_ATA_ROTATION_RATE_RPM",
-        Desc::gauge(
-            "node_disk_ata_rotation_rate_rpm",
-            "Rotation rate of an ATA disk in revolutions per minute; 0 for solid-state disks.",
-            &["device"],
-        ),
-    ),
-];
-
 /// Returns the option flags of the diskstats collector.
 pub fn args() -> Vec<Arg> {
     vec![
@@ -314,26 +276,6 @@ pub struct DiskstatsCollector {
 }
 
 impl DiskstatsCollector {
-    /// Reads the `E:` properties of a device from the udev database; empty when there are none.
-    fn udev_properties(&self, major: u32, minor: u32) -> HashMap<String, String> {
-        let Some(dir) = &self.udev_data else {
-            return HashMap::new();
-        };
-        let path = dir.join(format!("b{major}:{minor}"));
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                debug!(path = %path.display(), error = %e, "No udev properties for the device");
-                return HashMap::new();
-            }
-        };
-        String::from_utf8_lossy(&bytes)
-            .lines()
-            .filter_map(|line| line.strip_prefix("E:")?.split_once('='))
-            .map(|(key, value)| (key.to_owned(), value.to_owned()))
-            .collect()
-    }
-
     fn rotational(&self, device: &str) -> &'static str {
         let path = self
             .sysfs
@@ -348,7 +290,10 @@ impl DiskstatsCollector {
 
     fn add_device(&self, disk: &DiskLine, sink: &mut MetricSink) {
         let device = disk.device;
-        let udev = self.udev_properties(disk.major, disk.minor);
+        let udev = match &self.udev_data {
+            Some(dir) => diskstats_udev::read_properties(dir, disk.major, disk.minor),
+            None => HashMap::new(),
+        };
         let property = |key: &str| udev.get(key).map(String::as_str).unwrap_or("");
         // The serial on the disk label is SCSI_IDENT_SERIAL; virtio devices have only ID_SERIAL.
         let serial = ["SCSI_IDENT_SERIAL", "ID_SERIAL_SHORT", "ID_SERIAL"]
@@ -374,43 +319,7 @@ impl DiskstatsCollector {
         for ((desc, factor), value) in COUNTERS.iter().zip(&disk.counters) {
             sink.add(desc, &[device], value * factor);
         }
-
-        let fs_type = property("ID_FS_TYPE");
-        if !fs_type.is_empty() {
-            let labels = [
-                device,
-                fs_type,
-                property("ID_FS_USAGE"),
-                property("ID_FS_UUID"),
-                property("ID_FS_VERSION"),
-            ];
-            sink.add(&FILESYSTEM_INFO, &labels, 1.0);
-        }
-        let dm_name = property("DM_NAME");
-        if !dm_name.is_empty() {
-            let labels = [
-                device,
-                dm_name,
-                property("DM_UUID"),
-                property("DM_VG_NAME"),
-                property("DM_LV_NAME"),
-                property("DM_LV_LAYER"),
-            ];
-            sink.add(&DEVICE_MAPPER_INFO, &labels, 1.0);
-        }
-        if !property("ID_ATA").is_empty() {
-            for (key, desc) in &ATA {
-                match udev.get(*key).map(|v| v.parse::<f64>()) {
-                    Some(Ok(value)) => sink.add(desc, &[device], value),
-                    Some(Err(_)) => debug!(
-                        device,
-                        property = key,
-                        "Invalid ATA property in the udev database"
-                    ),
-                    None => {}
-                }
-            }
-        }
+        diskstats_udev::add_families(device, &udev, sink);
     }
 }
 

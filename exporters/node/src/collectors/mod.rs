@@ -14,6 +14,7 @@ pub mod cpu;
 pub mod cpufreq;
 pub mod cpuinfo;
 pub mod diskstats;
+pub mod diskstats_udev;
 pub mod entropy;
 pub mod filefd;
 pub mod kernel_hung;
