@@ -8,6 +8,7 @@
 //! of each counter and exports the larger one, so that the counters never decrease. When idle
 //! drops by 3 seconds or more, the CPU is taken to have been replugged and its cache restarts.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -170,8 +171,8 @@ impl CpuCollector {
     }
 
     fn add_throttles(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
-        let mut packages: HashMap<u64, Option<u64>> = HashMap::new();
-        let mut cores: HashMap<(u64, u64), Option<u64>> = HashMap::new();
+        let mut packages: HashMap<u64, u64> = HashMap::new();
+        let mut cores: HashMap<(u64, u64), u64> = HashMap::new();
         for (_, dir) in attr::numbered_entries(&self.sysfs.join("devices/system/cpu"), "cpu")? {
             let package = attr::read_u64_attr(&dir.join("topology/physical_package_id"));
             let core = attr::read_u64_attr(&dir.join("topology/core_id"));
@@ -179,29 +180,30 @@ impl CpuCollector {
                 debug!(cpu = %dir.display(), "CPU has no readable topology, skipped");
                 continue;
             };
-            // Cores and packages are shared by several logical CPUs, so each is read once.
+            // Cores and packages are shared by several logical CPUs, so each count is read from
+            // the first CPU that has it.
             let throttle = |file: &str| {
                 attr::read_u64_attr(&dir.join("thermal_throttle").join(file))
                     .ok()
                     .flatten()
             };
-            cores
-                .entry((package, core))
-                .or_insert_with(|| throttle("core_throttle_count"));
-            packages
-                .entry(package)
-                .or_insert_with(|| throttle("package_throttle_count"));
+            if let Entry::Vacant(slot) = cores.entry((package, core)) {
+                if let Some(count) = throttle("core_throttle_count") {
+                    slot.insert(count);
+                }
+            }
+            if let Entry::Vacant(slot) = packages.entry(package) {
+                if let Some(count) = throttle("package_throttle_count") {
+                    slot.insert(count);
+                }
+            }
         }
         for (package, count) in packages {
-            if let Some(count) = count {
-                sink.add(&PACKAGE_THROTTLES, &[&package.to_string()], count as f64);
-            }
+            sink.add(&PACKAGE_THROTTLES, &[&package.to_string()], count as f64);
         }
         for ((package, core), count) in cores {
-            if let Some(count) = count {
-                let labels = [package.to_string(), core.to_string()];
-                sink.add(&CORE_THROTTLES, &[&labels[0], &labels[1]], count as f64);
-            }
+            let labels = [package.to_string(), core.to_string()];
+            sink.add(&CORE_THROTTLES, &[&labels[0], &labels[1]], count as f64);
         }
         Ok(())
     }

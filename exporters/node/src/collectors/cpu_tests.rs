@@ -38,6 +38,20 @@ fn tree(stat_text: &str) -> tempfile::TempDir {
             ),
             ("sys/devices/system/cpu/cpu0/online", "1\n"),
             ("sys/devices/system/cpu/cpu1/online", "0\n"),
+            (
+                "sys/devices/system/cpu/cpu2/topology/physical_package_id",
+                "1\n",
+            ),
+            ("sys/devices/system/cpu/cpu2/topology/core_id", "0\n"),
+            (
+                "sys/devices/system/cpu/cpu3/topology/physical_package_id",
+                "1\n",
+            ),
+            ("sys/devices/system/cpu/cpu3/topology/core_id", "0\n"),
+            (
+                "sys/devices/system/cpu/cpu3/thermal_throttle/core_throttle_count",
+                "4\n",
+            ),
         ],
     );
     dir
@@ -137,6 +151,11 @@ fn throttles_isolated_and_online() {
         5.0
     );
     assert_eq!(got[r#"node_cpu_package_throttles_total{package="0"}"#], 9.0);
+    assert_eq!(
+        got[r#"node_cpu_core_throttles_total{package="1",core="0"}"#], 4.0,
+        "read from the sibling"
+    );
+    assert!(!got.contains_key(r#"node_cpu_package_throttles_total{package="1"}"#));
     assert_eq!(got[r#"node_cpu_isolated{cpu="3"}"#], 1.0);
     assert_eq!(
         got.keys()
@@ -146,6 +165,10 @@ fn throttles_isolated_and_online() {
     );
     assert_eq!(got[r#"node_cpu_online{cpu="0"}"#], 1.0);
     assert_eq!(got[r#"node_cpu_online{cpu="1"}"#], 0.0);
+    assert_eq!(
+        got[r#"node_cpu_online{cpu="2"}"#], 0.0,
+        "a CPU without an online file"
+    );
 }
 
 #[test]

@@ -87,12 +87,9 @@ impl TimeCollector {
             for clocksource in available.as_deref().unwrap_or("").split_whitespace() {
                 sink.add(&CLOCKSOURCE_AVAILABLE, &[&device, clocksource], 1.0);
             }
-            let current = attr::read_attr(&path.join("current_clocksource"))?;
-            sink.add(
-                &CLOCKSOURCE_CURRENT,
-                &[&device, current.as_deref().unwrap_or("")],
-                1.0,
-            );
+            if let Some(current) = attr::read_attr(&path.join("current_clocksource"))? {
+                sink.add(&CLOCKSOURCE_CURRENT, &[&device, &current], 1.0);
+            }
         }
         Ok(())
     }
