@@ -239,30 +239,49 @@ impl DeviceFilter {
 
 /// One line of /proc/diskstats.
 #[derive(Debug, PartialEq)]
-pub struct DiskLine<'a> {
+pub struct DiskLine {
     pub major: u32,
     pub minor: u32,
-    pub device: &'a str,
+    pub device: String,
     /// The 11, 15 or 17 counters after the name.
     pub counters: Vec<f64>,
 }
 
-/// Parses one line; returns `None` for lines with fewer than 14 fields or a field that is not a
-/// number. Counters after the 17th are ignored.
-pub fn parse_line(line: &str) -> Option<DiskLine<'_>> {
-    let mut fields = line.split_whitespace();
-    let major = fields.next()?.parse().ok()?;
-    let minor = fields.next()?.parse().ok()?;
-    let device = fields.next()?;
-    let counters: Vec<f64> = fields
-        .take(COUNTERS.len())
-        .map(|f| f.parse::<u64>().map(|v| v as f64))
-        .collect::<Result<_, _>>()
-        .ok()?;
-    (counters.len() >= 11).then_some(DiskLine {
-        major,
-        minor,
-        device,
+/// Parses one line with procfs's parser; returns `None` for lines with fewer than 14 fields or
+/// a required field that is not a number. The optional discard and flush counters count only up
+/// to the first one that is missing.
+pub fn parse_line(line: &str) -> Option<DiskLine> {
+    let stat = procfs::DiskStat::from_line(line).ok()?;
+    let required = [
+        stat.reads,
+        stat.merged,
+        stat.sectors_read,
+        stat.time_reading,
+        stat.writes,
+        stat.writes_merged,
+        stat.sectors_written,
+        stat.time_writing,
+        stat.in_progress,
+        stat.time_in_progress,
+        stat.weighted_time_in_progress,
+    ];
+    let optional = [
+        stat.discards,
+        stat.discards_merged,
+        stat.sectors_discarded,
+        stat.time_discarding,
+        stat.flushes,
+        stat.time_flushing,
+    ];
+    let counters = required
+        .into_iter()
+        .chain(optional.into_iter().map_while(|v| v))
+        .map(|v| v as f64)
+        .collect();
+    Some(DiskLine {
+        major: u32::try_from(stat.major).ok()?,
+        minor: u32::try_from(stat.minor).ok()?,
+        device: stat.name,
         counters,
     })
 }
@@ -289,7 +308,7 @@ impl DiskstatsCollector {
     }
 
     fn add_device(&self, disk: &DiskLine, sink: &mut MetricSink) {
-        let device = disk.device;
+        let device = disk.device.as_str();
         let udev = match &self.udev_data {
             Some(dir) => diskstats_udev::read_properties(dir, disk.major, disk.minor),
             None => HashMap::new(),
@@ -331,7 +350,7 @@ impl BlockingCollector for DiskstatsCollector {
                 debug!(line, "Skipped a malformed line of /proc/diskstats");
                 continue;
             };
-            if !self.filter.ignores(disk.device) {
+            if !self.filter.ignores(&disk.device) {
                 self.add_device(&disk, sink);
             }
         }
