@@ -33,12 +33,12 @@ const BOOT_TIME: Desc = Desc::gauge(
 );
 const PROCS_RUNNING: Desc = Desc::gauge(
     "node_procs_running",
-    "Processes in the runnable state.",
+    "Processes that are running or ready to run.",
     &[],
 );
 const PROCS_BLOCKED: Desc = Desc::gauge(
     "node_procs_blocked",
-    "Processes blocked waiting for I/O to complete.",
+    "Processes in uninterruptible sleep, usually waiting for I/O.",
     &[],
 );
 const SOFTIRQS: Desc = Desc::counter(

@@ -35,11 +35,11 @@ const FREQUENCY: Desc = gauge(
 );
 const MAX_ERROR: Desc = gauge(
     "node_timex_maxerror_seconds",
-    "Maximum error of the clock in seconds.",
+    "Upper bound of the clock error in seconds.",
 );
 const ESTIMATED_ERROR: Desc = gauge(
     "node_timex_estimated_error_seconds",
-    "Estimated error of the clock in seconds.",
+    "The kernel's estimate of the clock error in seconds.",
 );
 const STATUS: Desc = gauge(
     "node_timex_status",
@@ -49,7 +49,10 @@ const CONSTANT: Desc = gauge(
     "node_timex_loop_time_constant",
     "Time constant of the phase-locked loop.",
 );
-const TICK: Desc = gauge("node_timex_tick_seconds", "Seconds between clock ticks.");
+const TICK: Desc = gauge(
+    "node_timex_tick_seconds",
+    "Length of one clock tick in seconds.",
+);
 const PPS_FREQUENCY: Desc = gauge(
     "node_timex_pps_frequency_hertz",
     "Frequency from the pulse-per-second signal.",
