@@ -38,7 +38,7 @@ const PROCS_RUNNING: Desc = Desc::gauge(
 );
 const PROCS_BLOCKED: Desc = Desc::gauge(
     "node_procs_blocked",
-    "Processes in uninterruptible sleep, usually waiting for I/O.",
+    "Processes sleeping until their disk I/O completes.",
     &[],
 );
 const SOFTIRQS: Desc = Desc::counter(
