@@ -1,7 +1,6 @@
-//! Helpers shared by the cpu, cpufreq, diskstats, time and watchdog collectors: reading single
-//! value sysfs and procfs attributes, listing numbered directories such as
-//! /sys/devices/system/cpu/cpuN, parsing CPU lists (`0-3,7`), and boolean option flags with a
-//! `--no-` form.
+//! Helpers shared by several collectors: reading single-value sysfs and procfs attributes and
+//! whole files as lossy UTF-8, listing numbered directories such as /sys/devices/system/cpu/cpuN,
+//! parsing CPU lists (`0-3,7`), and boolean option flags with a `--no-` form.
 
 use std::io;
 use std::path::{Path, PathBuf};
