@@ -6,9 +6,35 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Arg, ArgMatches};
-use exporter_core::CollectorEntry;
+use exporter_core::collector::BuildError;
+use exporter_core::{AnyCollector, CollectorEntry};
 
+pub mod attr;
+pub mod cpu;
+pub mod cpufreq;
+pub mod cpuinfo;
+pub mod diskstats;
+pub mod diskstats_udev;
+pub mod entropy;
+pub mod filefd;
+pub mod kernel_hung;
+pub mod loadavg;
+pub mod meminfo;
+#[cfg(test)]
+mod options_tests;
+pub mod os;
+pub mod pressure;
+pub mod procstat;
+pub mod schedstat;
+pub mod stat;
+#[cfg(test)]
+pub mod test_support;
+pub mod time;
+pub mod timex;
+pub mod uname;
 pub mod util;
+pub mod vmstat;
+pub mod watchdog;
 
 /// Paths every collector reads through, from `--path.*`, and all parsed flags for the options of
 /// individual collectors.
@@ -105,9 +131,43 @@ pub fn path_args() -> Vec<Arg> {
 pub fn option_args() -> Vec<Arg> {
     let mut args = Vec::new();
     args.extend(util::no_args());
+    args.extend(cpu::args());
+    args.extend(diskstats::args());
+    args.extend(stat::args());
+    args.extend(vmstat::args());
     args
 }
 
 /// The collectors of node-exporter in alphabetical order, with whether node_exporter 1.12
 /// enables each on Linux by default.
-pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[];
+pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
+    entry("cpu", true, cpu::build),
+    entry("cpufreq", true, cpufreq::build),
+    entry("diskstats", true, diskstats::build),
+    entry("entropy", true, entropy::build),
+    entry("filefd", true, filefd::build),
+    entry("kernel_hung", true, kernel_hung::build),
+    entry("loadavg", true, loadavg::build),
+    entry("meminfo", true, meminfo::build),
+    entry("os", true, os::build),
+    entry("pressure", true, pressure::build),
+    entry("schedstat", true, schedstat::build),
+    entry("stat", true, stat::build),
+    entry("time", true, time::build),
+    entry("timex", true, timex::build),
+    entry("uname", true, uname::build),
+    entry("vmstat", true, vmstat::build),
+    entry("watchdog", true, watchdog::build),
+];
+
+const fn entry(
+    name: &'static str,
+    enabled_by_default: bool,
+    build: fn(&NodeConfig) -> Result<AnyCollector, BuildError>,
+) -> CollectorEntry<NodeConfig> {
+    CollectorEntry {
+        name,
+        enabled_by_default,
+        build,
+    }
+}
