@@ -8,6 +8,15 @@ use std::path::{Path, PathBuf};
 use clap::{Arg, ArgMatches};
 use exporter_core::CollectorEntry;
 
+pub mod conntrack;
+pub mod net_common;
+pub mod netdev;
+pub mod netdev_addr;
+pub mod netstat;
+pub mod rtnetlink;
+pub mod sockstat;
+pub mod softnet;
+pub mod udp_queues;
 pub mod util;
 
 /// Paths every collector reads through, from `--path.*`, and all parsed flags for the options of
@@ -105,9 +114,19 @@ pub fn path_args() -> Vec<Arg> {
 pub fn option_args() -> Vec<Arg> {
     let mut args = Vec::new();
     args.extend(util::no_args());
+    args.extend(netdev::args());
+    args.extend(netstat::args());
     args
 }
 
 /// The collectors of node-exporter in alphabetical order, with whether node_exporter 1.12
 /// enables each on Linux by default.
-pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[];
+#[rustfmt::skip]
+pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
+    CollectorEntry { name: "conntrack", enabled_by_default: true, build: conntrack::build },
+    CollectorEntry { name: "netdev", enabled_by_default: true, build: netdev::build },
+    CollectorEntry { name: "netstat", enabled_by_default: true, build: netstat::build },
+    CollectorEntry { name: "sockstat", enabled_by_default: true, build: sockstat::build },
+    CollectorEntry { name: "softnet", enabled_by_default: true, build: softnet::build },
+    CollectorEntry { name: "udp_queues", enabled_by_default: true, build: udp_queues::build },
+];
