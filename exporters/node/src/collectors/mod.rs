@@ -8,8 +8,13 @@ use std::path::{Path, PathBuf};
 use clap::{Arg, ArgMatches};
 use exporter_core::CollectorEntry;
 
+pub mod arp;
+pub mod bonding;
 pub mod conntrack;
+pub mod ipvs;
 pub mod net_common;
+pub mod netclass;
+pub mod netclass_rtnl;
 pub mod netdev;
 pub mod netdev_addr;
 pub mod netstat;
@@ -114,6 +119,9 @@ pub fn path_args() -> Vec<Arg> {
 pub fn option_args() -> Vec<Arg> {
     let mut args = Vec::new();
     args.extend(util::no_args());
+    args.extend(arp::args());
+    args.extend(ipvs::args());
+    args.extend(netclass::args());
     args.extend(netdev::args());
     args.extend(netstat::args());
     args
@@ -123,7 +131,11 @@ pub fn option_args() -> Vec<Arg> {
 /// enables each on Linux by default.
 #[rustfmt::skip]
 pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
+    CollectorEntry { name: "arp", enabled_by_default: true, build: arp::build },
+    CollectorEntry { name: "bonding", enabled_by_default: true, build: bonding::build },
     CollectorEntry { name: "conntrack", enabled_by_default: true, build: conntrack::build },
+    CollectorEntry { name: "ipvs", enabled_by_default: true, build: ipvs::build },
+    CollectorEntry { name: "netclass", enabled_by_default: true, build: netclass::build },
     CollectorEntry { name: "netdev", enabled_by_default: true, build: netdev::build },
     CollectorEntry { name: "netstat", enabled_by_default: true, build: netstat::build },
     CollectorEntry { name: "sockstat", enabled_by_default: true, build: sockstat::build },
