@@ -18,6 +18,8 @@ pub mod netclass_rtnl;
 pub mod netdev;
 pub mod netdev_addr;
 pub mod netstat;
+pub mod nfs;
+pub mod nfsd;
 pub mod rtnetlink;
 pub mod sockstat;
 pub mod softnet;
@@ -138,6 +140,8 @@ pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
     CollectorEntry { name: "netclass", enabled_by_default: true, build: netclass::build },
     CollectorEntry { name: "netdev", enabled_by_default: true, build: netdev::build },
     CollectorEntry { name: "netstat", enabled_by_default: true, build: netstat::build },
+    CollectorEntry { name: "nfs", enabled_by_default: true, build: nfs::build },
+    CollectorEntry { name: "nfsd", enabled_by_default: true, build: nfsd::build },
     CollectorEntry { name: "sockstat", enabled_by_default: true, build: sockstat::build },
     CollectorEntry { name: "softnet", enabled_by_default: true, build: softnet::build },
     CollectorEntry { name: "udp_queues", enabled_by_default: true, build: udp_queues::build },
