@@ -11,6 +11,8 @@ use exporter_core::CollectorEntry;
 pub mod arp;
 pub mod bonding;
 pub mod conntrack;
+pub mod fibrechannel;
+pub mod infiniband;
 pub mod ipvs;
 pub mod net_common;
 pub mod netclass;
@@ -122,6 +124,7 @@ pub fn option_args() -> Vec<Arg> {
     let mut args = Vec::new();
     args.extend(util::no_args());
     args.extend(arp::args());
+    args.extend(infiniband::args());
     args.extend(ipvs::args());
     args.extend(netclass::args());
     args.extend(netdev::args());
@@ -136,6 +139,8 @@ pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
     CollectorEntry { name: "arp", enabled_by_default: true, build: arp::build },
     CollectorEntry { name: "bonding", enabled_by_default: true, build: bonding::build },
     CollectorEntry { name: "conntrack", enabled_by_default: true, build: conntrack::build },
+    CollectorEntry { name: "fibrechannel", enabled_by_default: true, build: fibrechannel::build },
+    CollectorEntry { name: "infiniband", enabled_by_default: true, build: infiniband::build },
     CollectorEntry { name: "ipvs", enabled_by_default: true, build: ipvs::build },
     CollectorEntry { name: "netclass", enabled_by_default: true, build: netclass::build },
     CollectorEntry { name: "netdev", enabled_by_default: true, build: netdev::build },
