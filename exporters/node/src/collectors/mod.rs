@@ -23,6 +23,7 @@ pub mod netstat;
 pub mod nfs;
 pub mod nfsd;
 pub mod rtnetlink;
+pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod udp_queues;
@@ -147,6 +148,7 @@ pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
     CollectorEntry { name: "netstat", enabled_by_default: true, build: netstat::build },
     CollectorEntry { name: "nfs", enabled_by_default: true, build: nfs::build },
     CollectorEntry { name: "nfsd", enabled_by_default: true, build: nfsd::build },
+    CollectorEntry { name: "selinux", enabled_by_default: true, build: selinux::build },
     CollectorEntry { name: "sockstat", enabled_by_default: true, build: sockstat::build },
     CollectorEntry { name: "softnet", enabled_by_default: true, build: softnet::build },
     CollectorEntry { name: "udp_queues", enabled_by_default: true, build: udp_queues::build },
