@@ -93,7 +93,7 @@ fn netlink_counts() -> Result<BTreeMap<String, u64>, CollectError> {
     Ok(counts)
 }
 
-/// Counts the entries of /proc/net/arp by its Device column, the sixth; the first line is a
+/// Counts the entries of /proc/net/arp by its sixth column, Device. The first line is a
 /// header. Lines with fewer columns are skipped.
 fn count_proc_net_arp(text: &str) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();

@@ -46,8 +46,8 @@ impl BlockingCollector for BondingCollector {
     }
 }
 
-/// Returns the number of slaves of the master at `master_dir` and how many are up. Since Linux
-/// 4.13 a slave's directory is `lower_<slave>`; older kernels name it `slave_<slave>`.
+/// Returns the number of slaves of the master at `master_dir` and how many are up. A slave's
+/// directory is `lower_<slave>` on current kernels and `slave_<slave>` on older ones.
 fn count_slaves(master_dir: &Path) -> Result<(u64, u64), CollectError> {
     let slaves = read_required(&master_dir.join("bonding/slaves"))?;
     let (mut configured, mut active) = (0, 0);

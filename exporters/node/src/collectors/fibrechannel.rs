@@ -12,7 +12,7 @@ use super::NodeConfig;
 
 const INFO: Desc = Desc::gauge(
     "node_fibrechannel_info",
-    "Text properties of a Fibre Channel host from /sys/class/fc_host; the value is always 1.",
+    "Text properties of a Fibre Channel host from /sys/class/fc_host. The value is always 1.",
     &[
         "fc_host",
         "speed",
@@ -42,7 +42,7 @@ const INFO_ATTRIBUTES: [&str; 10] = [
     "dev_loss_tmo",
 ];
 
-/// Attributes written as `0x`-prefixed hexadecimal identifiers; the label drops the prefix.
+/// Attributes written as `0x`-prefixed hexadecimal identifiers, whose labels drop the prefix.
 const HEX_IDENTIFIERS: [&str; 3] = ["port_id", "port_name", "fabric_name"];
 
 /// File of `statistics/` and the counter family it feeds.
@@ -161,7 +161,7 @@ const COUNTERS: &[(&str, Desc)] = &[
     ),
 ];
 
-/// Value the firmware writes for a counter it does not implement; such counters are left out.
+/// Value the firmware writes for a counter it does not implement, so such counters are left out.
 const UNIMPLEMENTED: u64 = u64::MAX;
 
 struct FibrechannelCollector {

@@ -16,7 +16,7 @@ use super::NodeConfig;
 
 const INFO: Desc = Desc::gauge(
     "node_infiniband_info",
-    "Text properties of an InfiniBand device from /sys/class/infiniband; the value is always 1.",
+    "Text properties of an InfiniBand device from /sys/class/infiniband. The value is always 1.",
     &["device", "board_id", "firmware_version", "hca_type"],
 );
 const STATE: Desc = Desc::gauge(
@@ -416,7 +416,7 @@ fn collect_port(
     sink.add(&RATE, &labels, bytes as f64);
 
     if let Some(lifespan) = read_counter(&dir.join("hw_counters"), "lifespan")? {
-        // The kernel writes milliseconds; node_exporter divides with integer division.
+        // The kernel writes milliseconds, and node_exporter divides by 1000 with integer division.
         sink.add(&LIFESPAN, &labels, (lifespan / 1000) as f64);
     }
     for (subdir, file, family, factor) in COUNTERS {

@@ -88,7 +88,7 @@ pub fn args() -> Vec<Arg> {
     vec![Arg::new("collector.ipvs.backend-labels")
         .long("collector.ipvs.backend-labels")
         .default_value(BACKEND_LABELS.join(","))
-        .help("Comma-separated labels of the IPVS backend families; backends that share them are summed")]
+        .help("Comma-separated labels of the IPVS backend families (backends that share them are summed)")]
 }
 
 pub fn build(config: &NodeConfig) -> Result<AnyCollector, BuildError> {

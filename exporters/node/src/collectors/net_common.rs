@@ -74,7 +74,7 @@ pub fn bool_args(name: &str, default: bool, help: &str) -> Vec<Arg> {
             .action(ArgAction::SetTrue)
             .overrides_with(negated.clone())
             .help(format!(
-                "{help} ({state} by default; --{negated} turns it off)"
+                "{help} ({state} by default, --{negated} turns it off)"
             )),
         Arg::new(negated.clone())
             .long(negated.clone())

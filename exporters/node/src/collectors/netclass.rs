@@ -21,7 +21,7 @@ pub const UP: Desc = Desc::gauge(
 );
 const INFO: Desc = Desc::gauge(
     "node_network_info",
-    "Text properties of a network interface from /sys/class/net; the value is always 1.",
+    "Text properties of a network interface from /sys/class/net. The value is always 1.",
     &[
         "device",
         "address",
@@ -329,7 +329,7 @@ pub fn read_number(dir: &Path, name: &str) -> Result<Option<i64>, CollectError> 
 }
 
 /// Parses an integer with Go's base prefixes, as node_exporter does: `0x` hexadecimal, a leading
-/// `0` octal, otherwise decimal; an optional sign comes first.
+/// `0` octal, otherwise decimal. An optional sign comes first.
 fn parse_integer(text: &str) -> Option<i64> {
     let (negative, digits) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),

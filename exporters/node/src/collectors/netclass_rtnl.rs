@@ -10,7 +10,7 @@ use super::rtnetlink::{self, Link, STAT_FIELDS};
 
 const INFO: Desc = Desc::gauge(
     "node_network_info",
-    "Text properties of a network interface from rtnetlink; the value is always 1.",
+    "Text properties of a network interface from rtnetlink. The value is always 1.",
     &[
         "device",
         "address",
@@ -34,7 +34,7 @@ const OPERSTATES: [&str; 7] = [
 const IF_OPER_UP: u8 = 6;
 
 /// Collects the netclass families of every link that `collector.ignored` does not match.
-// NOTE: node_exporter also reads speed and duplex over the ethtool generic netlink family; this
+// NOTE: node_exporter also reads speed and duplex over the ethtool generic netlink family, but this
 // mode leaves out node_network_speed_bytes, writes an empty duplex label and does not export
 // node_network_altnames_info.
 pub fn collect(collector: &NetclassCollector, sink: &mut MetricSink) -> Result<(), CollectError> {

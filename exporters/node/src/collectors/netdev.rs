@@ -210,7 +210,7 @@ fn parse_proc_net_dev(text: &str, filter: &DeviceFilter) -> BTreeMap<String, Cou
 }
 
 /// Renames and folds the kernel's counters into the columns of /proc/net/dev, the way the
-/// kernel's `dev_seq_printf_stats` (net/core/net-procfs.c) does; node_exporter exports these
+/// kernel's `dev_seq_printf_stats` (net/core/net-procfs.c) does. node_exporter exports these
 /// names unless `--collector.netdev.enable-detailed-metrics` is set.
 fn to_proc_names(counters: &mut Counters) {
     let mut take = |key: &str| counters.remove(key);

@@ -9,7 +9,7 @@ use exporter_core::Desc;
 
 pub const ADDRESS_INFO: Desc = Desc::gauge(
     "node_network_address_info",
-    "An IP address of a network device with its prefix length and scope; the value is always 1.",
+    "An IP address of a network device with its prefix length and scope. The value is always 1.",
     &["device", "address", "netmask", "scope"],
 );
 

@@ -71,8 +71,8 @@ pub const V3_PROCEDURES: [&str; 22] = [
     "Commit",
 ];
 
-/// Client procedures of NFSv4 in the order of the `proc4` line (fs/nfs/nfs4xdr.c). Kernels
-/// older than 4.x write fewer; the missing ones read as 0.
+/// Client procedures of NFSv4 in the order of the `proc4` line (fs/nfs/nfs4xdr.c). Older kernels
+/// write fewer, and the missing ones read as 0.
 const V4_PROCEDURES: [&str; 59] = [
     "Null",
     "Read",
@@ -164,7 +164,7 @@ impl BlockingCollector for NfsCollector {
             ("4", "proc4", &V4_PROCEDURES),
         ];
         for (proto, key, names) in versions {
-            // NFSv2 and v3 lines must hold every procedure; a short v4 line is padded.
+            // NFSv2 and v3 lines must hold every procedure, but a short v4 line is padded.
             let minimum = if proto == "4" { 0 } else { names.len() };
             let counts = procedures(&lines, key, names.len(), minimum);
             for (name, count) in names.iter().zip(counts) {

@@ -76,7 +76,7 @@ pub struct Link {
     pub address: Option<Vec<u8>>,
     pub broadcast: Option<Vec<u8>>,
     pub mtu: Option<u32>,
-    /// Index of the lower device; the kernel omits it when it equals `index`.
+    /// Index of the lower device, which the kernel omits when it equals `index`.
     pub link: Option<u32>,
     pub tx_queue_len: Option<u32>,
     pub operstate: Option<u8>,
@@ -127,7 +127,7 @@ pub fn neighbours(family: i32) -> io::Result<Vec<Neighbour>> {
 /// Sends a dump request of type `kind` with `body` and returns the (type, payload) of every
 /// reply message until NLMSG_DONE.
 fn dump(kind: u16, body: &[u8]) -> io::Result<Vec<(u16, Vec<u8>)>> {
-    // SAFETY: socket has no memory preconditions; the result is checked before use.
+    // SAFETY: socket has no memory preconditions, and the result is checked before use.
     let fd = unsafe {
         libc::socket(
             libc::AF_NETLINK,
@@ -292,7 +292,7 @@ fn parse_link(payload: &[u8]) -> Option<Link> {
     Some(link)
 }
 
-/// Reads up to [`STAT_FIELDS`] counters of `width` bytes; counters an older kernel does not
+/// Reads up to [`STAT_FIELDS`] counters of `width` bytes. Counters that an older kernel does not
 /// send are 0.
 fn read_counters(value: &[u8], width: usize) -> Option<Vec<u64>> {
     if value.len() < width * 10 {

@@ -48,7 +48,7 @@ pub fn build(config: &NodeConfig) -> Result<AnyCollector, BuildError> {
 impl BlockingCollector for SelinuxCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
         // NOTE: go-selinux also checks the file system magic of the mount and falls back to
-        // /selinux and /proc/self/mountinfo; this collector only looks for selinuxfs's enforce
+        // /selinux and /proc/self/mountinfo. This collector only looks for selinuxfs's enforce
         // file under the sysfs root.
         let mounted = self.selinuxfs.join("enforce").is_file();
         let context = std::fs::read_to_string(&self.current_context).unwrap_or_default();

@@ -47,7 +47,7 @@ const BACKLOG_LEN: Desc = Desc::gauge(
     &["cpu"],
 );
 
-/// Column index and family of each value; older kernels write fewer columns.
+/// Column index and family of each value. Older kernels write fewer columns.
 const COLUMNS: &[(usize, &Desc)] = &[
     (0, &PROCESSED),
     (1, &DROPPED),
@@ -58,7 +58,7 @@ const COLUMNS: &[(usize, &Desc)] = &[
     (11, &BACKLOG_LEN),
 ];
 
-/// Fewest columns a line has; every kernel since 2.6 writes at least nine.
+/// Minimum number of columns of a valid line, the nine columns of the oldest format.
 const MIN_COLUMNS: usize = 9;
 
 struct SoftnetCollector {
