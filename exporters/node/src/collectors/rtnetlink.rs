@@ -140,16 +140,10 @@ fn dump(kind: u16, body: &[u8]) -> io::Result<Vec<(u16, Vec<u8>)>> {
     }
     // SAFETY: fd is a valid descriptor that nothing else owns.
     let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+    set_receive_timeout(&socket)?;
 
     let sequence = 1u32;
-    let length = (NLMSG_HEADER_LEN + body.len()) as u32;
-    let mut request = Vec::with_capacity(length as usize);
-    request.extend_from_slice(&length.to_ne_bytes());
-    request.extend_from_slice(&kind.to_ne_bytes());
-    request.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-    request.extend_from_slice(&sequence.to_ne_bytes());
-    request.extend_from_slice(&0u32.to_ne_bytes());
-    request.extend_from_slice(body);
+    let request = dump_request(kind, sequence, body);
     // SAFETY: the pointer and length describe `request`, which outlives the call. A zeroed
     // sockaddr_nl with AF_NETLINK addresses the kernel.
     let sent = unsafe {
@@ -167,7 +161,11 @@ fn dump(kind: u16, body: &[u8]) -> io::Result<Vec<(u16, Vec<u8>)>> {
     if sent < 0 {
         return Err(io::Error::last_os_error());
     }
+    receive_replies(&socket, sequence)
+}
 
+/// Receives datagrams until the dump with `sequence` ends and returns its messages.
+fn receive_replies(socket: &OwnedFd, sequence: u32) -> io::Result<Vec<(u16, Vec<u8>)>> {
     let mut messages = Vec::new();
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
@@ -177,7 +175,7 @@ fn dump(kind: u16, body: &[u8]) -> io::Result<Vec<(u16, Vec<u8>)>> {
                 socket.as_raw_fd(),
                 buffer.as_mut_ptr().cast(),
                 buffer.len(),
-                0,
+                libc::MSG_TRUNC,
             )
         };
         if received < 0 {
@@ -193,10 +191,57 @@ fn dump(kind: u16, body: &[u8]) -> io::Result<Vec<(u16, Vec<u8>)>> {
                 "netlink socket closed",
             ));
         }
-        if split_messages(&buffer[..received as usize], sequence, &mut messages)? {
+        // With MSG_TRUNC, recv returns the full datagram length even when it did not fit.
+        let received = received as usize;
+        if received > buffer.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("netlink reply of {received} bytes exceeds the receive buffer"),
+            ));
+        }
+        if split_messages(&buffer[..received], sequence, &mut messages)? {
             return Ok(messages);
         }
     }
+}
+
+/// Builds a netlink message of type `kind` that requests a dump, with `body` after the header.
+fn dump_request(kind: u16, sequence: u32, body: &[u8]) -> Vec<u8> {
+    let length = (NLMSG_HEADER_LEN + body.len()) as u32;
+    let mut request = Vec::with_capacity(length as usize);
+    request.extend_from_slice(&length.to_ne_bytes());
+    request.extend_from_slice(&kind.to_ne_bytes());
+    request.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    request.extend_from_slice(&sequence.to_ne_bytes());
+    // Port 0 addresses the kernel.
+    request.extend_from_slice(&0u32.to_ne_bytes());
+    request.extend_from_slice(body);
+    request
+}
+
+/// Bounds each recv, so that a kernel that never completes a dump cannot block a collector
+/// thread forever.
+const RECEIVE_TIMEOUT_SECONDS: libc::time_t = 5;
+
+fn set_receive_timeout(socket: &OwnedFd) -> io::Result<()> {
+    let timeout = libc::timeval {
+        tv_sec: RECEIVE_TIMEOUT_SECONDS,
+        tv_usec: 0,
+    };
+    // SAFETY: the pointer and length describe `timeout`, which outlives the call.
+    let result = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&timeout as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as u32,
+        )
+    };
+    if result < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Appends the messages of one datagram to `messages`. Returns true at NLMSG_DONE and an error
@@ -349,6 +394,59 @@ mod tests {
         let found = attributes(&data);
         assert_eq!(found.len(), 1);
         assert_eq!(read_u32(found[0].1), Some(1500));
+    }
+
+    fn attribute(kind: u16, value: &[u8]) -> Vec<u8> {
+        let mut data = Vec::new();
+        data.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
+        data.extend_from_slice(&kind.to_ne_bytes());
+        data.extend_from_slice(value);
+        data.resize(align(data.len()), 0);
+        data
+    }
+
+    #[test]
+    fn link_parses_attributes() {
+        let mut payload = vec![0u8; IFINFOMSG_LEN];
+        payload[2..4].copy_from_slice(&1u16.to_ne_bytes());
+        payload[4..8].copy_from_slice(&7i32.to_ne_bytes());
+        payload[8..12].copy_from_slice(&0x1003u32.to_ne_bytes());
+        payload.extend(attribute(IFLA_IFNAME, b"eth7\0"));
+        payload.extend(attribute(IFLA_ADDRESS, &[1, 2, 3, 4, 5, 6]));
+        payload.extend(attribute(IFLA_OPERSTATE, &[6]));
+        let stats32: Vec<u8> = (1u32..=23).flat_map(u32::to_ne_bytes).collect();
+        payload.extend(attribute(IFLA_STATS, &stats32));
+        let link = parse_link(&payload).unwrap();
+        assert_eq!(link.name, "eth7");
+        assert_eq!(link.index, 7);
+        assert_eq!(link.device_type, 1);
+        assert_eq!(link.flags, 0x1003);
+        assert_eq!(link.operstate, Some(6));
+        assert_eq!(link.address.as_deref(), Some(&[1, 2, 3, 4, 5, 6][..]));
+        let stats = link.stats.unwrap();
+        assert_eq!(stats.len(), STAT_FIELDS.len());
+        assert_eq!(stats[0], 1);
+        assert_eq!(stats[22], 23);
+        assert_eq!(stats[23], 0);
+    }
+
+    #[test]
+    fn link_prefers_64_bit_stats() {
+        let mut payload = vec![0u8; IFINFOMSG_LEN];
+        let stats64: Vec<u8> = (0u64..24)
+            .map(|v| v + (1 << 40))
+            .flat_map(u64::to_ne_bytes)
+            .collect();
+        let stats32: Vec<u8> = (0u32..24).flat_map(u32::to_ne_bytes).collect();
+        payload.extend(attribute(IFLA_STATS64, &stats64));
+        payload.extend(attribute(IFLA_STATS, &stats32));
+        let stats = parse_link(&payload).unwrap().stats.unwrap();
+        assert_eq!(stats[0], 1 << 40);
+    }
+
+    #[test]
+    fn short_link_message_is_skipped() {
+        assert!(parse_link(&[0u8; 8]).is_none());
     }
 
     #[test]
