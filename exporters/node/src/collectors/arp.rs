@@ -9,7 +9,7 @@ use exporter_core::collector::BuildError;
 use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricSink};
 use tracing::debug;
 
-use super::net_common::{bool_args, bool_value, device_filter_args, DeviceFilter};
+use super::net_common::{bool_args, bool_value, device_filter_args, DeviceFilter, NetError};
 use super::rtnetlink;
 use super::util::read_file;
 use super::NodeConfig;
@@ -65,18 +65,19 @@ impl BlockingCollector for ArpCollector {
 }
 
 fn netlink_counts() -> Result<BTreeMap<String, u64>, CollectError> {
-    let failed = |e: std::io::Error| {
-        CollectError::failed(format!(
-            "failed to read the neighbour table over rtnetlink: {e}"
-        ))
-    };
     let names: HashMap<i32, String> = rtnetlink::links()
-        .map_err(failed)?
+        .map_err(|source| NetError::Netlink {
+            request: "link dump",
+            source,
+        })?
         .into_iter()
         .map(|link| (link.index, link.name))
         .collect();
     let mut counts = BTreeMap::new();
-    for neighbour in rtnetlink::neighbours(libc::AF_INET).map_err(failed)? {
+    for neighbour in rtnetlink::neighbours(libc::AF_INET).map_err(|source| NetError::Netlink {
+        request: "neighbour dump",
+        source,
+    })? {
         if neighbour.state & NUD_NOARP != 0 {
             continue;
         }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use exporter_core::collector::BuildError;
 use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricSink};
 
+use super::net_common::NetError;
 use super::util::{io_error, read_file};
 use super::NodeConfig;
 
@@ -69,8 +70,13 @@ fn count_slaves(master_dir: &Path) -> Result<(u64, u64), CollectError> {
 
 /// Reads a file that bonding_masters promises to exist, so that a missing one is a failure.
 fn read_required(path: &Path) -> Result<String, CollectError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| CollectError::failed(format!("failed to read {}: {e}", path.display())))
+    std::fs::read_to_string(path).map_err(|source| {
+        NetError::Read {
+            path: path.to_owned(),
+            source,
+        }
+        .into()
+    })
 }
 
 #[cfg(test)]

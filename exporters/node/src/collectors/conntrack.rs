@@ -8,7 +8,7 @@ use exporter_core::collector::BuildError;
 use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricSink};
 use tracing::debug;
 
-use super::net_common::parse_hex;
+use super::net_common::{parse_hex, NetError};
 use super::util::{read_file, read_trimmed};
 use super::NodeConfig;
 
@@ -109,8 +109,9 @@ impl BlockingCollector for ConntrackCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
         for (path, desc) in [(&self.count, &ENTRIES), (&self.max, &ENTRIES_LIMIT)] {
             let text = read_trimmed(path)?;
-            let value: u64 = text.parse().map_err(|_| {
-                CollectError::failed(format!("invalid number {text:?} in {}", path.display()))
+            let value: u64 = text.parse().map_err(|_| NetError::InvalidValue {
+                path: path.clone(),
+                value: text.clone(),
             })?;
             sink.add(desc, &[], value as f64);
         }

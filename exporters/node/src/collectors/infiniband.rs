@@ -9,7 +9,7 @@ use exporter_core::collector::BuildError;
 use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricSink};
 use exporter_core::{MetricType, Value};
 
-use super::net_common::{device_filter_args, DeviceFilter};
+use super::net_common::{device_filter_args, DeviceFilter, NetError};
 use super::netclass::read_attribute;
 use super::util::io_error;
 use super::NodeConfig;
@@ -444,15 +444,17 @@ fn read_counter(dir: &Path, file: &str) -> Result<Option<u64>, CollectError> {
 }
 
 fn required(dir: &Path, file: &str) -> Result<String, CollectError> {
-    read_attribute(dir, file)?
-        .ok_or_else(|| CollectError::failed(format!("{} is missing", dir.join(file).display())))
+    let value = read_attribute(dir, file)?;
+    value.ok_or_else(|| {
+        let path = dir.join(file);
+        NetError::Missing { path }.into()
+    })
 }
 
 fn invalid(dir: &Path, file: &str, text: &str) -> CollectError {
-    CollectError::failed(format!(
-        "invalid value {text:?} in {}",
-        dir.join(file).display()
-    ))
+    let path = dir.join(file);
+    let value = text.to_owned();
+    NetError::InvalidValue { path, value }.into()
 }
 
 fn list_dir(dir: &Path) -> Result<Vec<String>, CollectError> {

@@ -13,7 +13,7 @@ use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricS
 use exporter_core::{MetricType, Value};
 use tracing::debug;
 
-use super::net_common::parse_hex;
+use super::net_common::{parse_hex, NetError};
 use super::util::read_file;
 use super::NodeConfig;
 
@@ -118,8 +118,10 @@ pub fn build(config: &NodeConfig) -> Result<AnyCollector, BuildError> {
 
 impl BlockingCollector for IpvsCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
-        let totals = parse_stats(&read_file(&self.stats)?).ok_or_else(|| {
-            CollectError::failed(format!("invalid totals line in {}", self.stats.display()))
+        let stats = read_file(&self.stats)?;
+        let totals = parse_stats(&stats).ok_or_else(|| NetError::InvalidValue {
+            path: self.stats.clone(),
+            value: stats.lines().nth(2).unwrap_or_default().to_owned(),
         })?;
         for (desc, value) in TOTALS.iter().zip(totals) {
             sink.add(desc, &[], value as f64);

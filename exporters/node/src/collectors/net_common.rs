@@ -1,11 +1,47 @@
 //! Helpers shared by the network collectors: device name filters, kingpin-style boolean flags
 //! with a `--no-` form, and parsers for the hexadecimal numbers of /proc/net files.
 
+use std::io;
+use std::path::PathBuf;
+
 use clap::{Arg, ArgAction};
 use exporter_core::collector::BuildError;
+use exporter_core::CollectError;
 use regex::Regex;
 
 use super::NodeConfig;
+
+/// Failures of the network collectors, each naming the file or the rtnetlink request involved.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("failed to read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path} is missing")]
+    Missing { path: PathBuf },
+    #[error("invalid value {value:?} in {path}")]
+    InvalidValue { path: PathBuf, value: String },
+    #[error("rtnetlink {request} failed: {source}")]
+    Netlink {
+        request: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    #[error("failed to list interface addresses with getifaddrs: {source}")]
+    Addresses {
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl From<NetError> for CollectError {
+    fn from(error: NetError) -> CollectError {
+        CollectError::failed(error)
+    }
+}
 
 /// Include and exclude patterns for device names, as given by a collector's
 /// `device-include` and `device-exclude` flags. Patterns match anywhere in the name, like Go's

@@ -10,7 +10,7 @@ use exporter_core::collector::BuildError;
 use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricSink};
 use regex::Regex;
 
-use super::net_common::{bool_args, bool_value};
+use super::net_common::{bool_args, bool_value, NetError};
 use super::netclass_rtnl;
 use super::NodeConfig;
 
@@ -306,10 +306,7 @@ pub fn read_attribute(dir: &Path, name: &str) -> Result<Option<String>, CollectE
             Ok(Some(text.trim_end_matches('\n').to_owned()))
         }
         Err(e) if ignorable(&e) => Ok(None),
-        Err(e) => Err(CollectError::failed(format!(
-            "failed to read {}: {e}",
-            path.display()
-        ))),
+        Err(source) => Err(NetError::Read { path, source }.into()),
     }
 }
 

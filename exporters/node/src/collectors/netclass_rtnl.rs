@@ -5,6 +5,7 @@
 use exporter_core::metric::LabelName;
 use exporter_core::{CollectError, Desc, MetricSink, MetricType, Value};
 
+use super::net_common::NetError;
 use super::netclass::{attribute_desc, read_number, NetclassCollector, UP};
 use super::rtnetlink::{self, Link, STAT_FIELDS};
 
@@ -38,8 +39,10 @@ const IF_OPER_UP: u8 = 6;
 // mode leaves out node_network_speed_bytes, writes an empty duplex label and does not export
 // node_network_altnames_info.
 pub fn collect(collector: &NetclassCollector, sink: &mut MetricSink) -> Result<(), CollectError> {
-    let links = rtnetlink::links()
-        .map_err(|e| CollectError::failed(format!("failed to list links over rtnetlink: {e}")))?;
+    let links = rtnetlink::links().map_err(|source| NetError::Netlink {
+        request: "link dump",
+        source,
+    })?;
     for link in links
         .iter()
         .filter(|l| !collector.ignored.is_match(&l.name))

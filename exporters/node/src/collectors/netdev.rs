@@ -11,7 +11,7 @@ use exporter_core::metric::LabelName;
 use exporter_core::{AnyCollector, BlockingCollector, CollectError, MetricSink, MetricType, Value};
 use tracing::{debug, warn};
 
-use super::net_common::{bool_args, bool_value, DeviceFilter};
+use super::net_common::{bool_args, bool_value, DeviceFilter, NetError};
 use super::netdev_addr::{self, ADDRESS_INFO};
 use super::rtnetlink::{self, STAT_FIELDS};
 use super::util::read_file;
@@ -143,9 +143,9 @@ impl BlockingCollector for NetdevCollector {
             }
         }
         if self.address_info {
-            for address in netdev_addr::addresses().map_err(|e| {
-                CollectError::failed(format!("failed to list interface addresses: {e}"))
-            })? {
+            let addresses =
+                netdev_addr::addresses().map_err(|source| NetError::Addresses { source })?;
+            for address in addresses {
                 if self.filter.ignored(&address.device) {
                     continue;
                 }
@@ -163,8 +163,10 @@ impl BlockingCollector for NetdevCollector {
 }
 
 fn netlink_counters(filter: &DeviceFilter) -> Result<BTreeMap<String, Counters>, CollectError> {
-    let links = rtnetlink::links()
-        .map_err(|e| CollectError::failed(format!("failed to list links over rtnetlink: {e}")))?;
+    let links = rtnetlink::links().map_err(|source| NetError::Netlink {
+        request: "link dump",
+        source,
+    })?;
     let mut devices = BTreeMap::new();
     for link in links {
         if filter.ignored(&link.name) {
