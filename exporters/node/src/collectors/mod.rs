@@ -11,6 +11,7 @@ use exporter_core::CollectorEntry;
 pub mod arp;
 pub mod bonding;
 pub mod conntrack;
+pub mod ethtool;
 pub mod fibrechannel;
 pub mod infiniband;
 pub mod ipvs;

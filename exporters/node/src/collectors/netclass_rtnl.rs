@@ -1,14 +1,25 @@
 //! The netlink mode of the netclass collector (`--collector.netclass.netlink`): interface
-//! properties from an RTM_GETLINK dump, and from sysfs only the three attributes that rtnetlink
-//! does not carry (addr_assign_type, dev_id, name_assign_type).
+//! properties from an RTM_GETLINK dump, speed and duplex from ethtool netlink, and from sysfs
+//! only the three attributes that netlink does not carry (addr_assign_type, dev_id,
+//! name_assign_type).
+
+use std::collections::HashMap;
 
 use exporter_core::metric::LabelName;
 use exporter_core::{CollectError, Desc, MetricSink, MetricType, Value};
 
 use super::net_common::NetError;
-use super::netclass::{attribute_desc, read_number, NetclassCollector, UP};
+use tracing::debug;
+
+use super::ethtool::{self, duplex_name};
+use super::netclass::{attribute_desc, read_number, NetclassCollector, SPEED, UP};
 use super::rtnetlink::{self, Link, STAT_FIELDS};
 
+const ALTNAMES_INFO: Desc = Desc::gauge(
+    "node_network_altnames_info",
+    "An alternative name of a network interface; the value is always 1.",
+    &["altname", "device"],
+);
 const INFO: Desc = Desc::gauge(
     "node_network_info",
     "Text properties of a network interface from rtnetlink. The value is always 1.",
@@ -35,10 +46,8 @@ const OPERSTATES: [&str; 7] = [
 const IF_OPER_UP: u8 = 6;
 
 /// Collects the netclass families of every link that `collector.ignored` does not match.
-// NOTE: node_exporter also reads speed and duplex over the ethtool generic netlink family, but this
-// mode leaves out node_network_speed_bytes, writes an empty duplex label and does not export
-// node_network_altnames_info.
 pub fn collect(collector: &NetclassCollector, sink: &mut MetricSink) -> Result<(), CollectError> {
+    let duplexes = collect_speeds(collector, sink)?;
     let links = rtnetlink::links().map_err(|source| NetError::Netlink {
         request: "link dump",
         source,
@@ -63,11 +72,14 @@ pub fn collect(collector: &NetclassCollector, sink: &mut MetricSink) -> Result<(
             name,
             &hardware_address(link.address.as_deref()),
             &hardware_address(link.broadcast.as_deref()),
-            "",
+            duplexes.get(name).map_or("", String::as_str),
             operstate,
             link.alias.as_deref().unwrap_or(""),
         ];
         sink.add(&INFO, &info, 1.0);
+        for altname in link.alt_names.iter().filter(|n| !n.is_empty()) {
+            sink.add(&ALTNAMES_INFO, &[altname, name], 1.0);
+        }
 
         for attribute in ["addr_assign_type", "dev_id", "name_assign_type"] {
             if let (Some(value), Some(desc)) =
@@ -86,6 +98,48 @@ pub fn collect(collector: &NetclassCollector, sink: &mut MetricSink) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Adds node_network_speed_bytes from ethtool's link modes and returns the duplex label of each
+/// interface. A kernel without ethtool netlink leaves both out, as in node_exporter.
+fn collect_speeds(
+    collector: &NetclassCollector,
+    sink: &mut MetricSink,
+) -> Result<HashMap<String, String>, CollectError> {
+    let modes = match ethtool::link_modes() {
+        Ok(modes) => modes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            debug!(collector = "netclass", error = %e, "ethtool netlink is unavailable");
+            return Ok(HashMap::new());
+        }
+        Err(source) => {
+            return Err(NetError::Netlink {
+                request: "ethtool link modes dump",
+                source,
+            }
+            .into())
+        }
+    };
+    let mut duplexes = HashMap::new();
+    for mode in modes
+        .into_iter()
+        .filter(|m| !collector.ignored.is_match(&m.name))
+    {
+        if let Some(speed) = mode.speed {
+            // NOTE: node_exporter 1.12 converts the unsigned speed to a signed int, so
+            // SPEED_UNKNOWN (0xffffffff) passes its `>= 0` check and is exported as a huge
+            // number of bytes per second. This collector does the same to match its output.
+            sink.add(
+                &SPEED,
+                &[&mode.name],
+                (u64::from(speed) * 1_000_000 / 8) as f64,
+            );
+        }
+        if let Some(duplex) = mode.duplex {
+            duplexes.insert(mode.name, duplex_name(duplex));
+        }
+    }
+    Ok(duplexes)
 }
 
 /// Pairs each rtnetlink value with the sysfs attribute whose family it feeds.

@@ -1,6 +1,7 @@
-//! A minimal rtnetlink client: dumps the kernel's link table (RTM_GETLINK) and neighbour table
-//! (RTM_GETNEIGH) over a NETLINK_ROUTE socket, as `ip link` and `ip neigh` do. Message layouts
-//! are those of linux/rtnetlink.h, linux/if_link.h and linux/neighbour.h.
+//! A minimal netlink client: dumps the kernel's link table (RTM_GETLINK) and neighbour table
+//! (RTM_GETNEIGH) over a NETLINK_ROUTE socket, as `ip link` and `ip neigh` do, and sends the
+//! requests of other netlink families such as ethtool's. Message layouts are those of
+//! linux/netlink.h, linux/rtnetlink.h, linux/if_link.h and linux/neighbour.h.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -31,6 +32,8 @@ const IFLA_CARRIER: u16 = 33;
 const IFLA_CARRIER_CHANGES: u16 = 35;
 const IFLA_CARRIER_UP_COUNT: u16 = 47;
 const IFLA_CARRIER_DOWN_COUNT: u16 = 48;
+const IFLA_PROP_LIST: u16 = 52;
+const IFLA_ALT_IFNAME: u16 = 53;
 
 /// Size of `struct ifinfomsg`.
 const IFINFOMSG_LEN: usize = 16;
@@ -82,6 +85,8 @@ pub struct Link {
     pub operstate: Option<u8>,
     pub link_mode: Option<u8>,
     pub alias: Option<String>,
+    /// Alternative names from IFLA_PROP_LIST.
+    pub alt_names: Vec<String>,
     pub group: Option<u32>,
     pub carrier: Option<u8>,
     pub carrier_changes: Option<u32>,
@@ -101,7 +106,7 @@ pub struct Neighbour {
 /// Returns every network interface.
 pub fn links() -> io::Result<Vec<Link>> {
     let request = [0u8; IFINFOMSG_LEN];
-    let messages = dump(RTM_GETLINK, &request)?;
+    let messages = transact(libc::NETLINK_ROUTE, RTM_GETLINK, true, &request)?;
     Ok(messages
         .iter()
         .filter(|(kind, _)| *kind == RTM_NEWLINK)
@@ -113,7 +118,7 @@ pub fn links() -> io::Result<Vec<Link>> {
 pub fn neighbours(family: i32) -> io::Result<Vec<Neighbour>> {
     let mut request = [0u8; NDMSG_LEN];
     request[0] = family as u8;
-    let messages = dump(RTM_GETNEIGH, &request)?;
+    let messages = transact(libc::NETLINK_ROUTE, RTM_GETNEIGH, true, &request)?;
     Ok(messages
         .iter()
         .filter(|(kind, payload)| *kind == RTM_NEWNEIGH && payload.len() >= NDMSG_LEN)
@@ -124,15 +129,18 @@ pub fn neighbours(family: i32) -> io::Result<Vec<Neighbour>> {
         .collect())
 }
 
-/// Sends a dump request of type `kind` with `body` and returns the (type, payload) of every
-/// reply message until NLMSG_DONE.
-fn dump(kind: u16, body: &[u8]) -> io::Result<Vec<(u16, Vec<u8>)>> {
+/// One reply message: its type and its payload after the netlink header.
+pub type Message = (u16, Vec<u8>);
+
+/// Sends a request of type `kind` with `body` on a socket of netlink `protocol` and returns the
+/// reply messages: for a dump every message until NLMSG_DONE, otherwise those of the first reply.
+pub fn transact(protocol: i32, kind: u16, dump: bool, body: &[u8]) -> io::Result<Vec<Message>> {
     // SAFETY: socket has no memory preconditions, and the result is checked before use.
     let fd = unsafe {
         libc::socket(
             libc::AF_NETLINK,
             libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_ROUTE,
+            protocol,
         )
     };
     if fd < 0 {
@@ -143,7 +151,7 @@ fn dump(kind: u16, body: &[u8]) -> io::Result<Vec<(u16, Vec<u8>)>> {
     set_receive_timeout(&socket)?;
 
     let sequence = 1u32;
-    let request = dump_request(kind, sequence, body);
+    let request = encode_request(kind, dump, sequence, body);
     // SAFETY: the pointer and length describe `request`, which outlives the call. A zeroed
     // sockaddr_nl with AF_NETLINK addresses the kernel.
     let sent = unsafe {
@@ -161,11 +169,12 @@ fn dump(kind: u16, body: &[u8]) -> io::Result<Vec<(u16, Vec<u8>)>> {
     if sent < 0 {
         return Err(io::Error::last_os_error());
     }
-    receive_replies(&socket, sequence)
+    receive_replies(&socket, sequence, dump)
 }
 
-/// Receives datagrams until the dump with `sequence` ends and returns its messages.
-fn receive_replies(socket: &OwnedFd, sequence: u32) -> io::Result<Vec<(u16, Vec<u8>)>> {
+/// Receives datagrams until the dump with `sequence` ends, or for another request until its
+/// first reply, and returns the messages.
+fn receive_replies(socket: &OwnedFd, sequence: u32, dump: bool) -> io::Result<Vec<Message>> {
     let mut messages = Vec::new();
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
@@ -199,19 +208,26 @@ fn receive_replies(socket: &OwnedFd, sequence: u32) -> io::Result<Vec<(u16, Vec<
                 format!("netlink reply of {received} bytes exceeds the receive buffer"),
             ));
         }
-        if split_messages(&buffer[..received], sequence, &mut messages)? {
+        let done = split_messages(&buffer[..received], sequence, &mut messages)?;
+        if done || (!dump && !messages.is_empty()) {
             return Ok(messages);
         }
     }
 }
 
-/// Builds a netlink message of type `kind` that requests a dump, with `body` after the header.
-fn dump_request(kind: u16, sequence: u32, body: &[u8]) -> Vec<u8> {
+/// Builds a netlink request of type `kind`, a dump request if `dump` is set, with `body` after
+/// the header.
+fn encode_request(kind: u16, dump: bool, sequence: u32, body: &[u8]) -> Vec<u8> {
+    let flags = if dump {
+        NLM_F_REQUEST | NLM_F_DUMP
+    } else {
+        NLM_F_REQUEST
+    };
     let length = (NLMSG_HEADER_LEN + body.len()) as u32;
     let mut request = Vec::with_capacity(length as usize);
     request.extend_from_slice(&length.to_ne_bytes());
     request.extend_from_slice(&kind.to_ne_bytes());
-    request.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    request.extend_from_slice(&flags.to_ne_bytes());
     request.extend_from_slice(&sequence.to_ne_bytes());
     // Port 0 addresses the kernel.
     request.extend_from_slice(&0u32.to_ne_bytes());
@@ -246,11 +262,7 @@ fn set_receive_timeout(socket: &OwnedFd) -> io::Result<()> {
 
 /// Appends the messages of one datagram to `messages`. Returns true at NLMSG_DONE and an error
 /// for an NLMSG_ERROR reply.
-fn split_messages(
-    mut data: &[u8],
-    sequence: u32,
-    messages: &mut Vec<(u16, Vec<u8>)>,
-) -> io::Result<bool> {
+fn split_messages(mut data: &[u8], sequence: u32, messages: &mut Vec<Message>) -> io::Result<bool> {
     while data.len() >= NLMSG_HEADER_LEN {
         let length = u32::from_ne_bytes([data[0], data[1], data[2], data[3]]) as usize;
         let kind = u16::from_ne_bytes([data[4], data[5]]);
@@ -281,12 +293,12 @@ fn split_messages(
     Ok(false)
 }
 
-fn align(length: usize) -> usize {
+pub fn align(length: usize) -> usize {
     (length + 3) & !3
 }
 
 /// Returns the (type, value) pairs of a run of `struct rtattr`.
-fn attributes(mut data: &[u8]) -> Vec<(u16, &[u8])> {
+pub fn attributes(mut data: &[u8]) -> Vec<(u16, &[u8])> {
     let mut found = Vec::new();
     while data.len() >= 4 {
         let length = u16::from_ne_bytes([data[0], data[1]]) as usize;
@@ -328,6 +340,13 @@ fn parse_link(payload: &[u8]) -> Option<Link> {
             IFLA_CARRIER_DOWN_COUNT => link.carrier_down_count = read_u32(value),
             IFLA_STATS64 => link.stats = read_counters(value, 8),
             IFLA_STATS => stats32 = read_counters(value, 4),
+            IFLA_PROP_LIST => {
+                link.alt_names = attributes(value)
+                    .into_iter()
+                    .filter(|(kind, _)| *kind == IFLA_ALT_IFNAME)
+                    .map(|(_, name)| c_string(name))
+                    .collect();
+            }
             _ => {}
         }
     }
@@ -355,12 +374,12 @@ fn read_counters(value: &[u8], width: usize) -> Option<Vec<u64>> {
     Some(counters)
 }
 
-fn read_u32(value: &[u8]) -> Option<u32> {
+pub fn read_u32(value: &[u8]) -> Option<u32> {
     let b = value.get(..4)?;
     Some(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
 }
 
-fn c_string(value: &[u8]) -> String {
+pub fn c_string(value: &[u8]) -> String {
     let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
     String::from_utf8_lossy(&value[..end]).into_owned()
 }
@@ -414,6 +433,9 @@ mod tests {
         payload.extend(attribute(IFLA_IFNAME, b"eth7\0"));
         payload.extend(attribute(IFLA_ADDRESS, &[1, 2, 3, 4, 5, 6]));
         payload.extend(attribute(IFLA_OPERSTATE, &[6]));
+        let mut alt_names = attribute(IFLA_ALT_IFNAME, b"enp0s7\0");
+        alt_names.extend(attribute(IFLA_ALT_IFNAME, b"lan\0"));
+        payload.extend(attribute(IFLA_PROP_LIST | 0x8000, &alt_names));
         let stats32: Vec<u8> = (1u32..=23).flat_map(u32::to_ne_bytes).collect();
         payload.extend(attribute(IFLA_STATS, &stats32));
         let link = parse_link(&payload).unwrap();
@@ -422,6 +444,7 @@ mod tests {
         assert_eq!(link.device_type, 1);
         assert_eq!(link.flags, 0x1003);
         assert_eq!(link.operstate, Some(6));
+        assert_eq!(link.alt_names, ["enp0s7", "lan"]);
         assert_eq!(link.address.as_deref(), Some(&[1, 2, 3, 4, 5, 6][..]));
         let stats = link.stats.unwrap();
         assert_eq!(stats.len(), STAT_FIELDS.len());
