@@ -9,9 +9,10 @@ use exporter_core::collector::BuildError;
 use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricSink};
 use tracing::debug;
 
-use super::net_common::{bool_args, bool_value, device_filter_args, DeviceFilter, NetError};
+use super::net_common::{
+    bool_args, bool_value, device_filter_args, read_text, DeviceFilter, NetError,
+};
 use super::rtnetlink;
-use super::util::read_file;
 use super::NodeConfig;
 
 const ENTRIES: Desc = Desc::gauge(
@@ -53,7 +54,7 @@ impl BlockingCollector for ArpCollector {
         let counts = if self.netlink {
             netlink_counts()?
         } else {
-            count_proc_net_arp(&read_file(&self.proc_net_arp)?)
+            count_proc_net_arp(&read_text(&self.proc_net_arp)?)
         };
         for (device, count) in counts {
             if !self.filter.ignored(&device) {

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use exporter_core::collector::BuildError;
 use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricSink};
 
-use super::net_common::NetError;
-use super::util::{io_error, read_file};
+use super::net_common::{read_text, NetError};
+use super::util::io_error;
 use super::NodeConfig;
 
 const SLAVES: Desc = Desc::gauge(
@@ -34,7 +34,7 @@ pub fn build(config: &NodeConfig) -> Result<AnyCollector, BuildError> {
 
 impl BlockingCollector for BondingCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
-        let masters = read_file(&self.class_net.join("bonding_masters"))?;
+        let masters = read_text(&self.class_net.join("bonding_masters"))?;
         let mut counts = Vec::new();
         for master in masters.split_whitespace() {
             counts.push((master, count_slaves(&self.class_net.join(master))?));

@@ -8,8 +8,7 @@ use exporter_core::collector::BuildError;
 use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricSink};
 use tracing::debug;
 
-use super::net_common::{parse_hex, NetError};
-use super::util::{read_file, read_trimmed};
+use super::net_common::{parse_hex, read_text, NetError};
 use super::NodeConfig;
 
 const ENTRIES: Desc = Desc::gauge(
@@ -108,14 +107,14 @@ pub fn build(config: &NodeConfig) -> Result<AnyCollector, BuildError> {
 impl BlockingCollector for ConntrackCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
         for (path, desc) in [(&self.count, &ENTRIES), (&self.max, &ENTRIES_LIMIT)] {
-            let text = read_trimmed(path)?;
+            let text = read_text(path)?.trim().to_owned();
             let value: u64 = text.parse().map_err(|_| NetError::InvalidValue {
                 path: path.clone(),
                 value: text.clone(),
             })?;
             sink.add(desc, &[], value as f64);
         }
-        let stat = read_file(&self.stat)?;
+        let stat = read_text(&self.stat)?;
         let sums = sum_columns(&stat);
         for (column, desc) in STATS {
             sink.add(desc, &[], sums.get(column).copied().unwrap_or(0) as f64);

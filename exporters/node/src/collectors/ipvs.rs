@@ -13,8 +13,7 @@ use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricS
 use exporter_core::{MetricType, Value};
 use tracing::debug;
 
-use super::net_common::{parse_hex, NetError};
-use super::util::read_file;
+use super::net_common::{parse_hex, read_text, NetError};
 use super::NodeConfig;
 
 /// Backend label names in node_exporter's order, which is also the default of the flag.
@@ -118,7 +117,7 @@ pub fn build(config: &NodeConfig) -> Result<AnyCollector, BuildError> {
 
 impl BlockingCollector for IpvsCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
-        let stats = read_file(&self.stats)?;
+        let stats = read_text(&self.stats)?;
         let totals = parse_stats(&stats).ok_or_else(|| NetError::InvalidValue {
             path: self.stats.clone(),
             value: stats.lines().nth(2).unwrap_or_default().to_owned(),
@@ -128,7 +127,7 @@ impl BlockingCollector for IpvsCollector {
         }
 
         let mut sums: BTreeMap<Vec<String>, [u64; 3]> = BTreeMap::new();
-        for backend in parse_backends(&read_file(&self.backends)?) {
+        for backend in parse_backends(&read_text(&self.backends)?) {
             let key: Vec<String> = self.labels.iter().map(|l| backend.label(l)).collect();
             let sum = sums.entry(key).or_default();
             for (total, value) in sum.iter_mut().zip(backend.values) {

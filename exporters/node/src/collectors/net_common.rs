@@ -2,13 +2,14 @@
 //! with a `--no-` form, and parsers for the hexadecimal numbers of /proc/net files.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Arg, ArgAction};
 use exporter_core::collector::BuildError;
 use exporter_core::CollectError;
 use regex::Regex;
 
+use super::util::io_error;
 use super::NodeConfig;
 
 /// Failures of the network collectors, each naming the file or the rtnetlink request involved.
@@ -132,6 +133,18 @@ pub fn bool_value(config: &NodeConfig, name: &str, default: bool) -> bool {
     }
 }
 
+/// Reads a whole file, replacing bytes that are not UTF-8 with U+FFFD because interface names
+/// may hold any byte. A missing file is "no data", as with `util::read_file`.
+pub fn read_text(path: &Path) -> Result<String, CollectError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        }),
+        Err(e) => Err(io_error(path, e)),
+    }
+}
+
 /// Parses a hexadecimal number without a `0x` prefix, as /proc/net files write counters.
 pub fn parse_hex(text: &str) -> Option<u64> {
     u64::from_str_radix(text, 16).ok()
@@ -170,6 +183,21 @@ mod tests {
     #[test]
     fn filter_rejects_invalid_pattern() {
         assert!(DeviceFilter::new(Some("("), None).is_err());
+    }
+
+    #[test]
+    fn read_text_replaces_invalid_utf8() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dev");
+        std::fs::write(&path, b"eth\xff0: 1\n").unwrap();
+        assert_eq!(read_text(&path).unwrap(), "eth\u{fffd}0: 1\n");
+    }
+
+    #[test]
+    fn read_text_missing_is_no_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let result = read_text(&dir.path().join("absent"));
+        assert!(matches!(result, Err(CollectError::NoData(_))));
     }
 
     #[test]

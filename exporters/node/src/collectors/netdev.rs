@@ -11,10 +11,9 @@ use exporter_core::metric::LabelName;
 use exporter_core::{AnyCollector, BlockingCollector, CollectError, MetricSink, MetricType, Value};
 use tracing::{debug, warn};
 
-use super::net_common::{bool_args, bool_value, DeviceFilter, NetError};
+use super::net_common::{bool_args, bool_value, read_text, DeviceFilter, NetError};
 use super::netdev_addr::{self, ADDRESS_INFO};
 use super::rtnetlink::{self, STAT_FIELDS};
-use super::util::read_file;
 use super::NodeConfig;
 
 /// Counter names of the columns of /proc/net/dev, receive columns first.
@@ -119,7 +118,7 @@ impl BlockingCollector for NetdevCollector {
         let devices = if self.netlink {
             netlink_counters(&self.filter)?
         } else {
-            parse_proc_net_dev(&read_file(&self.proc_net_dev)?, &self.filter)
+            parse_proc_net_dev(&read_text(&self.proc_net_dev)?, &self.filter)
         };
         for (device, mut counters) in devices {
             if !self.detailed {
@@ -317,6 +316,22 @@ mod tests {
         );
         assert_eq!(count(&families, "node_network_receive_bytes_total"), 2);
         assert_eq!(families.len(), 16);
+    }
+
+    #[test]
+    fn netdev_invalid_utf8_device_name() {
+        let dir = fixture();
+        let mut text = PROC_NET_DEV.as_bytes().to_vec();
+        text.extend_from_slice(b"  w\xfflan: 1 0 0 0 0 0 0 0 2 0 0 0 0 0 0 0\n");
+        std::fs::write(dir.path().join("proc/net/dev"), text).unwrap();
+        let flags = ["--no-collector.netdev.netlink"];
+        let (result, families) = collect(&build(&config(dir.path(), &flags)).unwrap());
+        assert!(result.is_ok());
+        let device = [("device", "w\u{fffd}lan")];
+        assert_eq!(
+            value(&families, "node_network_receive_bytes_total", &device),
+            Some(1.0)
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use exporter_core::{AnyCollector, BlockingCollector, CollectError, MetricSink, M
 use regex::Regex;
 use tracing::debug;
 
-use super::util::read_file;
+use super::net_common::read_text;
 use super::NodeConfig;
 
 /// Default of `--collector.netstat.fields` in node_exporter 1.12.
@@ -51,10 +51,10 @@ pub fn build(config: &NodeConfig) -> Result<AnyCollector, BuildError> {
 impl BlockingCollector for NetstatCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
         let mut counters = Counters::new();
-        parse_line_pairs(&read_file(&self.netstat)?, &mut counters);
-        parse_line_pairs(&read_file(&self.snmp)?, &mut counters);
+        parse_line_pairs(&read_text(&self.netstat)?, &mut counters);
+        parse_line_pairs(&read_text(&self.snmp)?, &mut counters);
         // /proc/net/snmp6 is missing when IPv6 is disabled.
-        match read_file(&self.snmp6) {
+        match read_text(&self.snmp6) {
             Ok(text) => parse_snmp6(&text, &mut counters),
             Err(CollectError::NoData(_)) => {}
             Err(e) => return Err(e),

@@ -9,7 +9,7 @@ use exporter_core::collector::BuildError;
 use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricSink};
 use tracing::debug;
 
-use super::util::read_file;
+use super::net_common::read_text;
 use super::NodeConfig;
 
 const PACKETS: Desc = Desc::counter(
@@ -147,7 +147,7 @@ pub fn build(config: &NodeConfig) -> Result<AnyCollector, BuildError> {
 
 impl BlockingCollector for NfsCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
-        let text = read_file(&self.path)?;
+        let text = read_text(&self.path)?;
         let lines = parse_lines(&text, "nfs");
         let net = fixed(&lines, "net", 4);
         sink.add(&PACKETS, &["udp"], net[1] as f64);

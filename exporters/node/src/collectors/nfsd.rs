@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use exporter_core::collector::BuildError;
 use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricSink};
 
+use super::net_common::read_text;
 use super::nfs::{fixed, parse_lines, procedures, V2_PROCEDURES, V3_PROCEDURES};
-use super::util::read_file;
 use super::NodeConfig;
 
 const REQUESTS: Desc = Desc::counter(
@@ -197,7 +197,7 @@ pub fn build(config: &NodeConfig) -> Result<AnyCollector, BuildError> {
 
 impl BlockingCollector for NfsdCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
-        let text = read_file(&self.path)?;
+        let text = read_text(&self.path)?;
         let lines = parse_lines(&text, "nfsd");
         for (key, length, index, desc) in SINGLE_VALUES {
             sink.add(desc, &[], fixed(&lines, key, *length)[*index] as f64);

@@ -8,8 +8,7 @@ use exporter_core::Value;
 use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricSink, MetricType};
 use tracing::debug;
 
-use super::net_common::page_size;
-use super::util::read_file;
+use super::net_common::{page_size, read_text};
 use super::NodeConfig;
 
 const SOCKETS_USED: Desc = Desc::gauge(
@@ -37,7 +36,7 @@ impl BlockingCollector for SockstatCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
         let mut found = 0;
         for (index, path) in self.files.iter().enumerate() {
-            let text = match read_file(path) {
+            let text = match read_text(path) {
                 Ok(text) => text,
                 Err(CollectError::NoData(reason)) => {
                     debug!(collector = "sockstat", reason, "Skipped a missing file");

@@ -7,8 +7,7 @@ use exporter_core::collector::BuildError;
 use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricSink};
 use tracing::debug;
 
-use super::net_common::parse_hex;
-use super::util::read_file;
+use super::net_common::{parse_hex, read_text};
 use super::NodeConfig;
 
 const PROCESSED: Desc = Desc::counter(
@@ -73,7 +72,7 @@ pub fn build(config: &NodeConfig) -> Result<AnyCollector, BuildError> {
 
 impl BlockingCollector for SoftnetCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
-        let text = read_file(&self.path)?;
+        let text = read_text(&self.path)?;
         for (line_index, line) in text.lines().enumerate() {
             let Some(values) = parse_line(line) else {
                 debug!(collector = "softnet", line, "Skipped a malformed line");

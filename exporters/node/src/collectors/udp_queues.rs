@@ -7,8 +7,7 @@ use exporter_core::collector::BuildError;
 use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricSink};
 use tracing::debug;
 
-use super::net_common::parse_hex;
-use super::util::read_file;
+use super::net_common::{parse_hex, read_text};
 use super::NodeConfig;
 
 const QUEUES: Desc = Desc::gauge(
@@ -34,7 +33,7 @@ impl BlockingCollector for UdpQueuesCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
         let mut found = 0;
         for (path, ip) in &self.files {
-            let text = match read_file(path) {
+            let text = match read_text(path) {
                 Ok(text) => text,
                 Err(CollectError::NoData(reason)) => {
                     debug!(collector = "udp_queues", reason, "Skipped a missing file");
