@@ -130,8 +130,10 @@ mod tests {
             "--no-collector.arp.netlink",
             "--collector.arp.device-exclude=nope",
         ];
+
         let (result, families) = collect(&build(&config(dir.path(), &flags)).unwrap());
         assert!(result.is_ok());
+
         assert_eq!(
             value(&families, "node_arp_entries", &[("device", "eth0")]),
             Some(2.0)

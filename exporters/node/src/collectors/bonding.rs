@@ -104,8 +104,10 @@ mod tests {
             "sys/class/net/dmz/slave_eth4/bonding_slave/mii_status",
             "down\n",
         );
+
         let (result, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert!(result.is_ok());
+
         assert_eq!(
             value(&families, "node_bonding_slaves", &[("master", "dmz")]),
             Some(2.0)
@@ -125,6 +127,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "sys/class/net/bonding_masters", "bond0\n");
         write(dir.path(), "sys/class/net/bond0/bonding/slaves", "eth9\n");
+
         let (result, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert!(matches!(result, Err(CollectError::Failed(_))));
         assert!(families.is_empty());

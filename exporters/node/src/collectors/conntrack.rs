@@ -171,8 +171,10 @@ mod tests {
     fn conntrack_sums_cpus() {
         let row = "21 0 1 0 3 a 0 0 0 0 0 0 0 0 0 0 2\n";
         let dir = fixture(&format!("{HEADER}{row}{row}"));
+
         let (result, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert!(result.is_ok());
+
         assert_eq!(
             value(&families, "node_nf_conntrack_entries", &[]),
             Some(123.0)
@@ -197,8 +199,10 @@ mod tests {
         let dir = fixture(&format!(
             "{header}21 0 1 0 3 a 0 0 0 0 0 0 0 0 0 0\nshort 1\n"
         ));
+
         let (result, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert!(result.is_ok());
+
         assert_eq!(
             value(&families, "node_nf_conntrack_stat_found", &[]),
             Some(1.0)

@@ -258,8 +258,10 @@ mod tests {
             &format!("{host}/statistics/nos_count"),
             "garbage\n",
         );
+
         let (result, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert!(result.is_ok());
+
         let labels = [("fc_host", "host0")];
         assert_eq!(
             value(&families, "node_fibrechannel_rx_frames_total", &labels),
@@ -284,6 +286,7 @@ mod tests {
             "sys/class/fc_host/host1/statistics/rx_frames",
             "0x30\n",
         );
+
         let (_, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         let labels = [("fc_host", "host1")];
         assert_eq!(

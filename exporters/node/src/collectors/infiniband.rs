@@ -523,8 +523,10 @@ mod tests {
             &format!("{port_dir}/hw_counters/lifespan"),
             "2500\n",
         );
+
         let (result, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert!(result.is_ok());
+
         let labels = [("device", "mlx4_0"), ("port", "1")];
         assert_eq!(
             value(&families, "node_infiniband_state_id", &labels),
@@ -576,8 +578,10 @@ mod tests {
         write(dir.path(), "sys/class/infiniband/mlx4_0/fw_ver", "1\n");
         port(dir.path(), "mlx4_0", "1");
         let flags = ["--collector.infiniband.device-exclude=^mlx"];
+
         let (result, families) = collect(&build(&config(dir.path(), &flags)).unwrap());
         assert!(result.is_ok());
+
         assert!(families.is_empty());
     }
 

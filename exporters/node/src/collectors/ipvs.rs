@@ -277,8 +277,10 @@ FWM  10001000 wlc
     #[test]
     fn ipvs_reads_totals_and_backends() {
         let dir = fixture();
+
         let (result, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert!(result.is_ok());
+
         assert_eq!(
             value(&families, "node_ipvs_connections_total", &[]),
             Some(23765872.0)
@@ -322,6 +324,7 @@ FWM  10001000 wlc
     fn ipvs_label_subset_sums_backends() {
         let dir = fixture();
         let flags = ["--collector.ipvs.backend-labels=proto"];
+
         let (_, families) = collect(&build(&config(dir.path(), &flags)).unwrap());
         let active = "node_ipvs_backend_connections_active";
         assert_eq!(value(&families, active, &[("proto", "TCP")]), Some(258.0));

@@ -373,8 +373,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         device(dir.path(), "eth0", "1000\n");
         write(dir.path(), "sys/class/net/bonding_masters", "bond0\n");
+
         let (result, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert!(result.is_ok());
+
         let eth0 = [("device", "eth0")];
         assert_eq!(value(&families, "node_network_up", &eth0), Some(1.0));
         assert_eq!(value(&families, "node_network_flags", &eth0), Some(4867.0));
@@ -404,6 +406,7 @@ mod tests {
     fn netclass_negative_speed_flag() {
         let dir = tempfile::tempdir().unwrap();
         device(dir.path(), "eth0", "-1\n");
+
         let (_, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         let eth0 = [("device", "eth0")];
         assert_eq!(
@@ -411,6 +414,7 @@ mod tests {
             Some(-125000.0)
         );
         let flags = ["--collector.netclass.ignore-invalid-speed"];
+
         let (_, families) = collect(&build(&config(dir.path(), &flags)).unwrap());
         assert_eq!(count(&families, "node_network_speed_bytes"), 0);
     }
@@ -421,6 +425,7 @@ mod tests {
         device(dir.path(), "eth0", "10\n");
         device(dir.path(), "dmz", "10\n");
         let flags = ["--collector.netclass.ignored-devices=^dmz$"];
+
         let (_, families) = collect(&build(&config(dir.path(), &flags)).unwrap());
         assert_eq!(count(&families, "node_network_up"), 1);
         assert_eq!(
@@ -434,6 +439,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         device(dir.path(), "eth0", "10\n");
         std::fs::write(dir.path().join("sys/class/net/eth0/ifalias"), b"a\xffb\n").unwrap();
+
         let (_, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         let info = families
             .iter()

@@ -215,8 +215,10 @@ mod tests {
             "--collector.netclass.netlink",
             "--collector.netclass.ignored-devices=^[^l]",
         ];
+
         let (result, families) = collect(&build(&config(dir.path(), &flags)).unwrap());
         assert!(result.is_ok());
+
         let lo = [("device", "lo")];
         assert_eq!(
             value(&families, "node_network_protocol_type", &lo),

@@ -283,8 +283,10 @@ mod tests {
     fn netdev_reads_proc_net_dev() {
         let dir = fixture();
         let flags = ["--no-collector.netdev.netlink"];
+
         let (result, families) = collect(&build(&config(dir.path(), &flags)).unwrap());
         assert!(result.is_ok());
+
         let lo = [("device", "lo")];
         assert_eq!(
             value(&families, "node_network_receive_bytes_total", &lo),
@@ -325,8 +327,10 @@ mod tests {
         text.extend_from_slice(b"  w\xfflan: 1 0 0 0 0 0 0 0 2 0 0 0 0 0 0 0\n");
         std::fs::write(dir.path().join("proc/net/dev"), text).unwrap();
         let flags = ["--no-collector.netdev.netlink"];
+
         let (result, families) = collect(&build(&config(dir.path(), &flags)).unwrap());
         assert!(result.is_ok());
+
         let device = [("device", "w\u{fffd}lan")];
         assert_eq!(
             value(&families, "node_network_receive_bytes_total", &device),
@@ -341,6 +345,7 @@ mod tests {
             "--no-collector.netdev.netlink",
             "--collector.netdev.device-include=^eth",
         ];
+
         let (_, families) = collect(&build(&config(dir.path(), &flags)).unwrap());
         assert_eq!(count(&families, "node_network_receive_bytes_total"), 1);
         let eth0 = [("device", "eth0")];
@@ -357,6 +362,7 @@ mod tests {
             "--no-collector.netdev.netlink",
             "--collector.netdev.enable-detailed-metrics",
         ];
+
         let (_, families) = collect(&build(&config(dir.path(), &flags)).unwrap());
         let lo = [("device", "lo")];
         assert_eq!(
@@ -376,6 +382,7 @@ mod tests {
             "--no-collector.netdev.netlink",
             "--collector.netdev.label-ifalias",
         ];
+
         let (_, families) = collect(&build(&config(dir.path(), &flags)).unwrap());
         let labels = [("device", "lo"), ("ifalias", "loopback")];
         assert_eq!(
@@ -403,8 +410,10 @@ mod tests {
     fn netdev_netlink_reads_loopback() {
         let dir = fixture();
         let flags = ["--collector.netdev.device-include=^lo$"];
+
         let (result, families) = collect(&build(&config(dir.path(), &flags)).unwrap());
         assert!(result.is_ok());
+
         assert_eq!(count(&families, "node_network_receive_nohandler_total"), 1);
         assert_eq!(count(&families, "node_network_transmit_carrier_total"), 1);
         assert_eq!(

@@ -156,8 +156,10 @@ mod tests {
     #[test]
     fn netstat_default_fields() {
         let dir = fixture();
+
         let (result, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert!(result.is_ok());
+
         assert_eq!(
             value(&families, "node_netstat_TcpExt_SyncookiesSent", &[]),
             Some(1.0)
@@ -196,6 +198,7 @@ mod tests {
     #[test]
     fn netstat_skips_malformed_input() {
         let dir = fixture();
+
         let (_, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert_eq!(value(&families, "node_netstat_Udp_NoPorts", &[]), None);
         assert_eq!(value(&families, "node_netstat_Tcp_InSegs", &[]), None);
@@ -209,6 +212,7 @@ mod tests {
     fn netstat_fields_flag_selects() {
         let dir = fixture();
         let flags = ["--collector.netstat.fields=^Ip_DefaultTTL$"];
+
         let (_, families) = collect(&build(&config(dir.path(), &flags)).unwrap());
         assert_eq!(families.len(), 1);
         assert_eq!(
@@ -221,8 +225,10 @@ mod tests {
     fn netstat_without_snmp6_succeeds() {
         let dir = fixture();
         std::fs::remove_file(dir.path().join("proc/net/snmp6")).unwrap();
+
         let (result, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert!(result.is_ok());
+
         assert_eq!(
             value(&families, "node_netstat_Ip_Forwarding", &[]),
             Some(1.0)

@@ -261,8 +261,10 @@ proc4 3 98 51 54
     fn nfs_reads_client_stats() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "proc/net/rpc/nfs", NFS);
+
         let (result, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert!(result.is_ok());
+
         assert_eq!(
             value(&families, "node_nfs_packets_total", &[("protocol", "tcp")]),
             Some(69.0)
@@ -301,8 +303,10 @@ proc4 3 98 51 54
             "proc/net/rpc/nfs",
             "net 1 2 3\nrpc 5 x 6\nproc2 19 1 2\n",
         );
+
         let (result, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert!(result.is_ok());
+
         assert_eq!(
             value(&families, "node_nfs_connections_total", &[]),
             Some(0.0)

@@ -182,7 +182,7 @@ const V4_OPERATIONS: [(usize, &str); 35] = [
     (39, "RelLockOwner"),
 ];
 
-/// Fewest operations a valid `proc4ops` line holds (through OP_WRITE).
+/// Minimum number of operations in a valid `proc4ops` line, the operations through OP_WRITE.
 const V4_MIN_OPERATIONS: usize = 39;
 
 struct NfsdCollector {
@@ -258,8 +258,10 @@ wdeleg_getattr 15
     fn nfsd_reads_server_stats() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "proc/net/rpc/nfsd", NFSD);
+
         let (result, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert!(result.is_ok());
+
         assert_eq!(
             value(&families, "node_nfsd_reply_cache_nocache_total", &[]),
             Some(18622.0)
@@ -312,8 +314,10 @@ wdeleg_getattr 15
             "proc/net/rpc/nfsd",
             "proc4ops 3 0 0 5\nth 4 0 nope\n",
         );
+
         let (result, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert!(result.is_ok());
+
         let access = [("proto", "4"), ("method", "Access")];
         assert_eq!(
             value(&families, "node_nfsd_requests_total", &access),

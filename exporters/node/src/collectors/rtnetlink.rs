@@ -235,8 +235,8 @@ fn encode_request(kind: u16, dump: bool, sequence: u32, body: &[u8]) -> Vec<u8> 
     request
 }
 
-/// Bounds each recv, so that a kernel that never completes a dump cannot block a collector
-/// thread forever.
+/// Timeout of each recv, after which a dump that the kernel does not complete fails instead of
+/// holding the collector's thread.
 const RECEIVE_TIMEOUT_SECONDS: libc::time_t = 5;
 
 fn set_receive_timeout(socket: &OwnedFd) -> io::Result<()> {

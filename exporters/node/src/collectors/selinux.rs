@@ -91,8 +91,10 @@ mod tests {
     #[test]
     fn selinux_disabled_without_selinuxfs() {
         let dir = tempfile::tempdir().unwrap();
+
         let (result, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert!(result.is_ok());
+
         assert_eq!(value(&families, "node_selinux_enabled", &[]), Some(0.0));
         assert_eq!(count(&families, "node_selinux_current_mode"), 0);
     }
@@ -111,6 +113,7 @@ mod tests {
             "etc/selinux/config",
             "# comment\nSELINUX=enforcing\nSELINUXTYPE=targeted\n",
         );
+
         let (_, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert_eq!(value(&families, "node_selinux_enabled", &[]), Some(1.0));
         assert_eq!(
@@ -125,6 +128,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "sys/fs/selinux/enforce", "1");
         write(dir.path(), "proc/self/attr/current", "kernel\0");
+
         let (_, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert_eq!(value(&families, "node_selinux_enabled", &[]), Some(0.0));
     }
@@ -133,6 +137,7 @@ mod tests {
     fn selinux_missing_config_is_disabled_mode() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "sys/fs/selinux/enforce", "1");
+
         let (_, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert_eq!(
             value(&families, "node_selinux_config_mode", &[]),

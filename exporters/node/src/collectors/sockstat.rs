@@ -122,8 +122,10 @@ mod tests {
             "TCP6: inuse 17\nsockets: used 9\n",
         );
         let collector = build(&config(dir.path(), &[])).unwrap();
+
         let (result, families) = collect(&collector);
         assert!(result.is_ok());
+
         assert_eq!(
             value(&families, "node_sockstat_sockets_used", &[]),
             Some(229.0)
@@ -152,8 +154,10 @@ mod tests {
             "TCP inuse 4\nUDP: inuse\nRAW: inuse x\nUDPLITE: inuse 2\n",
         );
         let collector = build(&config(dir.path(), &[])).unwrap();
+
         let (result, families) = collect(&collector);
         assert!(result.is_ok());
+
         assert_eq!(families.len(), 1);
         assert_eq!(
             value(&families, "node_sockstat_UDPLITE_inuse", &[]),

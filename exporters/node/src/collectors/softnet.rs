@@ -113,8 +113,10 @@ mod tests {
         let line =
             "0000000a 00000002 00000003 0 0 0 0 0 00000004 00000005 00000006 00000007 00000003\n";
         write(dir.path(), "proc/net/softnet_stat", line);
+
         let (result, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert!(result.is_ok());
+
         let cpu = [("cpu", "3")];
         assert_eq!(
             value(&families, "node_softnet_processed_total", &cpu),
@@ -144,6 +146,7 @@ mod tests {
         let line = format!("00000001 00000000 00000000 {ZEROS}\n");
         let text = format!("{line}{line}");
         write(dir.path(), "proc/net/softnet_stat", &text);
+
         let (_, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert_eq!(count(&families, "node_softnet_processed_total"), 2);
         assert_eq!(
@@ -162,8 +165,10 @@ mod tests {
         let good = format!("00000001 00000000 00000000 {ZEROS}\n");
         let text = format!("00000001 00000002\nzz {ZEROS} 1 1\n{good}");
         write(dir.path(), "proc/net/softnet_stat", &text);
+
         let (result, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert!(result.is_ok());
+
         assert_eq!(count(&families, "node_softnet_processed_total"), 1);
         assert_eq!(
             value(&families, "node_softnet_processed_total", &[("cpu", "2")]),

@@ -89,8 +89,10 @@ mod tests {
             "{HEADER}   0: 00000000:0016 00000000:0000 0A 00000015:00000001 00:00000000 00000000 0 0 1\n   1: 00000000:0017 00000000:0000 07 00000001:00000010 00:00000000 00000000 0 0 2\n   2: broken\n"
         );
         write(dir.path(), "proc/net/udp", &text);
+
         let (result, families) = collect(&build(&config(dir.path(), &[])).unwrap());
         assert!(result.is_ok());
+
         assert_eq!(
             value(
                 &families,
