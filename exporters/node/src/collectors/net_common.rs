@@ -186,6 +186,37 @@ mod tests {
     }
 
     #[test]
+    fn network_collectors_build_with_defaults() {
+        let names = [
+            "arp",
+            "bonding",
+            "conntrack",
+            "fibrechannel",
+            "infiniband",
+            "ipvs",
+            "netclass",
+            "netdev",
+            "netstat",
+            "nfs",
+            "nfsd",
+            "selinux",
+            "sockstat",
+            "softnet",
+            "udp_queues",
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let config = testing::config(dir.path(), &[]);
+        for name in names {
+            let entry = crate::collectors::COLLECTORS
+                .iter()
+                .find(|e| e.name == name);
+            let entry = entry.unwrap_or_else(|| panic!("{name} is not in the collector table"));
+            assert!(entry.enabled_by_default, "{name}");
+            assert!((entry.build)(&config).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
     fn read_text_replaces_invalid_utf8() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("dev");
