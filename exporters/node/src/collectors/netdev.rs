@@ -12,6 +12,7 @@ use exporter_core::{AnyCollector, BlockingCollector, CollectError, MetricSink, M
 use tracing::{debug, warn};
 
 use super::net_common::{bool_args, bool_value, read_text, DeviceFilter, NetError};
+use super::netclass::read_attribute;
 use super::netdev_addr::{self, ADDRESS_INFO};
 use super::rtnetlink::{self, STAT_FIELDS};
 use super::NodeConfig;
@@ -125,10 +126,11 @@ impl BlockingCollector for NetdevCollector {
                 to_proc_names(&mut counters);
             }
             let mut labels: Vec<(LabelName, String)> = vec![("device".into(), device.clone())];
-            if self.label_ifalias {
-                let path = self.sys_class_net.join(&device).join("ifalias");
-                let alias = std::fs::read_to_string(path).unwrap_or_default();
-                labels.push(("ifalias".into(), alias.trim_end_matches('\n').to_owned()));
+            // As in node_exporter, a device without a /sys/class/net entry gets no ifalias label.
+            let device_dir = self.sys_class_net.join(&device);
+            if self.label_ifalias && device_dir.is_dir() {
+                let alias = read_attribute(&device_dir, "ifalias")?.unwrap_or_default();
+                labels.push(("ifalias".into(), alias));
             }
             for (key, value) in counters {
                 sink.add_dynamic(
@@ -388,6 +390,21 @@ mod tests {
         assert_eq!(
             value(&families, "node_network_receive_bytes_total", &labels),
             Some(1000.0)
+        );
+    }
+
+    #[test]
+    fn netdev_ifalias_needs_sysfs_entry() {
+        let dir = fixture();
+        let flags = [
+            "--no-collector.netdev.netlink",
+            "--collector.netdev.label-ifalias",
+        ];
+        let (_, families) = collect(&build(&config(dir.path(), &flags)).unwrap());
+        let eth0 = [("device", "eth0")];
+        assert_eq!(
+            value(&families, "node_network_receive_bytes_total", &eth0),
+            Some(5.0)
         );
     }
 
