@@ -9,28 +9,48 @@ use clap::{Arg, ArgMatches};
 use exporter_core::collector::BuildError;
 use exporter_core::{AnyCollector, CollectorEntry};
 
+pub mod arp;
 pub mod attr;
+pub mod bonding;
+pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
 pub mod cpuinfo;
 pub mod diskstats;
 pub mod diskstats_udev;
 pub mod entropy;
+pub mod ethtool;
+pub mod fibrechannel;
 pub mod filefd;
+pub mod infiniband;
+pub mod ipvs;
 pub mod kernel_hung;
 pub mod loadavg;
 pub mod meminfo;
+pub mod net_common;
+pub mod netclass;
+pub mod netclass_rtnl;
+pub mod netdev;
+pub mod netdev_addr;
+pub mod netstat;
+pub mod nfs;
+pub mod nfsd;
 #[cfg(test)]
 mod options_tests;
 pub mod os;
 pub mod pressure;
 pub mod procstat;
+pub mod rtnetlink;
 pub mod schedstat;
+pub mod selinux;
+pub mod sockstat;
+pub mod softnet;
 pub mod stat;
 #[cfg(test)]
 pub mod test_support;
 pub mod time;
 pub mod timex;
+pub mod udp_queues;
 pub mod uname;
 pub mod util;
 pub mod vmstat;
@@ -131,8 +151,14 @@ pub fn path_args() -> Vec<Arg> {
 pub fn option_args() -> Vec<Arg> {
     let mut args = Vec::new();
     args.extend(util::no_args());
+    args.extend(arp::args());
     args.extend(cpu::args());
     args.extend(diskstats::args());
+    args.extend(infiniband::args());
+    args.extend(ipvs::args());
+    args.extend(netclass::args());
+    args.extend(netdev::args());
+    args.extend(netstat::args());
     args.extend(stat::args());
     args.extend(vmstat::args());
     args
@@ -141,20 +167,35 @@ pub fn option_args() -> Vec<Arg> {
 /// The collectors of node-exporter in alphabetical order, with whether node_exporter 1.12
 /// enables each on Linux by default.
 pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
+    entry("arp", true, arp::build),
+    entry("bonding", true, bonding::build),
+    entry("conntrack", true, conntrack::build),
     entry("cpu", true, cpu::build),
     entry("cpufreq", true, cpufreq::build),
     entry("diskstats", true, diskstats::build),
     entry("entropy", true, entropy::build),
+    entry("fibrechannel", true, fibrechannel::build),
     entry("filefd", true, filefd::build),
+    entry("infiniband", true, infiniband::build),
+    entry("ipvs", true, ipvs::build),
     entry("kernel_hung", true, kernel_hung::build),
     entry("loadavg", true, loadavg::build),
     entry("meminfo", true, meminfo::build),
+    entry("netclass", true, netclass::build),
+    entry("netdev", true, netdev::build),
+    entry("netstat", true, netstat::build),
+    entry("nfs", true, nfs::build),
+    entry("nfsd", true, nfsd::build),
     entry("os", true, os::build),
     entry("pressure", true, pressure::build),
     entry("schedstat", true, schedstat::build),
+    entry("selinux", true, selinux::build),
+    entry("sockstat", true, sockstat::build),
+    entry("softnet", true, softnet::build),
     entry("stat", true, stat::build),
     entry("time", true, time::build),
     entry("timex", true, timex::build),
+    entry("udp_queues", true, udp_queues::build),
     entry("uname", true, uname::build),
     entry("vmstat", true, vmstat::build),
     entry("watchdog", true, watchdog::build),
