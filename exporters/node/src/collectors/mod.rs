@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use clap::{Arg, ArgMatches};
 use exporter_core::CollectorEntry;
 
+pub mod mdadm;
+pub mod sysfs;
 pub mod util;
 
 /// Paths every collector reads through, from `--path.*`, and all parsed flags for the options of
@@ -110,4 +112,7 @@ pub fn option_args() -> Vec<Arg> {
 
 /// The collectors of node-exporter in alphabetical order, with whether node_exporter 1.12
 /// enables each on Linux by default.
-pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[];
+#[rustfmt::skip]
+pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
+    CollectorEntry { name: "mdadm", enabled_by_default: true, build: mdadm::build },
+];
