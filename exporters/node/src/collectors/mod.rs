@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use clap::{Arg, ArgMatches};
 use exporter_core::CollectorEntry;
 
+pub mod filesystem;
+pub mod filter;
 pub mod mdadm;
+pub mod mountinfo;
 pub mod sysfs;
 pub mod util;
 
@@ -107,6 +110,7 @@ pub fn path_args() -> Vec<Arg> {
 pub fn option_args() -> Vec<Arg> {
     let mut args = Vec::new();
     args.extend(util::no_args());
+    args.extend(filesystem::args());
     args
 }
 
@@ -114,5 +118,6 @@ pub fn option_args() -> Vec<Arg> {
 /// enables each on Linux by default.
 #[rustfmt::skip]
 pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
+    CollectorEntry { name: "filesystem", enabled_by_default: true, build: filesystem::build },
     CollectorEntry { name: "mdadm", enabled_by_default: true, build: mdadm::build },
 ];
