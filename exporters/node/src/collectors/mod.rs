@@ -13,6 +13,8 @@ pub mod filter;
 pub mod mdadm;
 pub mod mountinfo;
 pub mod sysfs;
+pub mod textfile;
+pub mod textformat;
 pub mod util;
 
 /// Paths every collector reads through, from `--path.*`, and all parsed flags for the options of
@@ -111,6 +113,7 @@ pub fn option_args() -> Vec<Arg> {
     let mut args = Vec::new();
     args.extend(util::no_args());
     args.extend(filesystem::args());
+    args.extend(textfile::args());
     args
 }
 
@@ -120,4 +123,5 @@ pub fn option_args() -> Vec<Arg> {
 pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
     CollectorEntry { name: "filesystem", enabled_by_default: true, build: filesystem::build },
     CollectorEntry { name: "mdadm", enabled_by_default: true, build: mdadm::build },
+    CollectorEntry { name: "textfile", enabled_by_default: true, build: textfile::build },
 ];
