@@ -10,6 +10,7 @@ use exporter_core::CollectorEntry;
 
 pub mod filesystem;
 pub mod filter;
+pub mod hwmon;
 pub mod mdadm;
 pub mod mountinfo;
 pub mod sysfs;
@@ -113,6 +114,7 @@ pub fn option_args() -> Vec<Arg> {
     let mut args = Vec::new();
     args.extend(util::no_args());
     args.extend(filesystem::args());
+    args.extend(hwmon::args());
     args.extend(textfile::args());
     args
 }
@@ -122,6 +124,7 @@ pub fn option_args() -> Vec<Arg> {
 #[rustfmt::skip]
 pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
     CollectorEntry { name: "filesystem", enabled_by_default: true, build: filesystem::build },
+    CollectorEntry { name: "hwmon", enabled_by_default: true, build: hwmon::build },
     CollectorEntry { name: "mdadm", enabled_by_default: true, build: mdadm::build },
     CollectorEntry { name: "textfile", enabled_by_default: true, build: textfile::build },
 ];
