@@ -417,3 +417,111 @@ fn parse_float(text: &str) -> Option<f64> {
     }
     text.parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn collect(class: &Path) -> Vec<exporter_core::MetricFamily> {
+        let hwmon = Hwmon {
+            class: class.to_path_buf(),
+            chips: NameFilter::default(),
+            sensors: NameFilter::default(),
+        };
+        let mut sink = MetricSink::new();
+        hwmon.collect(&mut sink).unwrap();
+        sink.finish()
+    }
+
+    fn value(families: &[exporter_core::MetricFamily], name: &str, sensor: &str) -> Option<f64> {
+        let family = families.iter().find(|f| f.name == name)?;
+        let sample = family
+            .samples
+            .iter()
+            .find(|s| s.labels.iter().any(|(k, v)| k == "sensor" && v == sensor))?;
+        match sample.value {
+            Value::Number(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn split_file_name_cases() {
+        assert_eq!(
+            split_file_name("temp1_crit_alarm"),
+            Some(("temp".into(), 1, "crit_alarm".into()))
+        );
+        assert_eq!(
+            split_file_name("pwm2"),
+            Some(("pwm".into(), 2, String::new()))
+        );
+        assert_eq!(
+            split_file_name("beep_enable"),
+            Some(("beep_enable".into(), 0, String::new()))
+        );
+    }
+
+    #[test]
+    fn clean_name_replaces_invalid() {
+        assert_eq!(clean_name("Core 0\n"), "core_0");
+        assert_eq!(clean_name("asus-nb-wmi"), "asus_nb_wmi");
+    }
+
+    #[test]
+    fn hwmon_units_and_einval_sensor() {
+        let class = tempfile::tempdir().unwrap();
+        let chip = class.path().join("hwmon0");
+        fs::create_dir(&chip).unwrap();
+        fs::write(chip.join("name"), "k10temp\n").unwrap();
+        fs::write(chip.join("temp1_input"), "45500\n").unwrap();
+        fs::write(chip.join("temp1_label"), "Tctl\n").unwrap();
+        fs::write(chip.join("in0_input"), "1200\n").unwrap();
+        fs::write(chip.join("fan1_input"), "900\n").unwrap();
+        fs::write(chip.join("power1_average"), "15000000\n").unwrap();
+        // The kernel returns EINVAL when reading this attribute on hosts without a security
+        // module, like an absent sensor does.
+        let einval = Path::new("/proc/self/attr/current");
+        let error = fs::read(einval).unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::EINVAL));
+        std::os::unix::fs::symlink(einval, chip.join("temp2_input")).unwrap();
+
+        let families = collect(class.path());
+        assert_eq!(
+            value(&families, "node_hwmon_temp_celsius", "temp1"),
+            Some(45.5)
+        );
+        assert_eq!(value(&families, "node_hwmon_in_volts", "in0"), Some(1.2));
+        assert_eq!(value(&families, "node_hwmon_fan_rpm", "fan1"), Some(900.0));
+        assert_eq!(
+            value(&families, "node_hwmon_power_average_watt", "power1"),
+            Some(15.0)
+        );
+        assert_eq!(value(&families, "node_hwmon_temp_celsius", "temp2"), None);
+        assert_eq!(
+            value(&families, "node_hwmon_sensor_label", "temp1"),
+            Some(1.0)
+        );
+        assert_eq!(value(&families, "node_hwmon_chip_names", "temp1"), None);
+        let chips = families
+            .iter()
+            .find(|f| f.name == "node_hwmon_chip_names")
+            .unwrap();
+        assert_eq!(chips.samples[0].labels[0].1, "k10temp");
+        assert_eq!(chips.samples[0].labels[1].1, "k10temp");
+    }
+
+    #[test]
+    fn hwmon_missing_class_is_no_data() {
+        let hwmon = Hwmon {
+            class: PathBuf::from("/nonexistent/class/hwmon"),
+            chips: NameFilter::default(),
+            sensors: NameFilter::default(),
+        };
+        let mut sink = MetricSink::new();
+        assert!(matches!(
+            hwmon.collect(&mut sink),
+            Err(CollectError::NoData(_))
+        ));
+    }
+}
