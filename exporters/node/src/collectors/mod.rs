@@ -17,6 +17,7 @@ pub mod sysfs;
 pub mod textfile;
 pub mod textformat;
 pub mod util;
+pub mod zfs;
 
 /// Paths every collector reads through, from `--path.*`, and all parsed flags for the options of
 /// individual collectors.
@@ -127,4 +128,5 @@ pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
     CollectorEntry { name: "hwmon", enabled_by_default: true, build: hwmon::build },
     CollectorEntry { name: "mdadm", enabled_by_default: true, build: mdadm::build },
     CollectorEntry { name: "textfile", enabled_by_default: true, build: textfile::build },
+    CollectorEntry { name: "zfs", enabled_by_default: true, build: zfs::build },
 ];
