@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use clap::{Arg, ArgMatches};
 use exporter_core::CollectorEntry;
 
+pub mod bcache;
+pub mod bcachefs;
 pub mod filesystem;
 pub mod filter;
 pub mod hwmon;
@@ -114,6 +116,7 @@ pub fn path_args() -> Vec<Arg> {
 pub fn option_args() -> Vec<Arg> {
     let mut args = Vec::new();
     args.extend(util::no_args());
+    args.extend(bcache::args());
     args.extend(filesystem::args());
     args.extend(hwmon::args());
     args.extend(textfile::args());
@@ -124,6 +127,8 @@ pub fn option_args() -> Vec<Arg> {
 /// enables each on Linux by default.
 #[rustfmt::skip]
 pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
+    CollectorEntry { name: "bcache", enabled_by_default: true, build: bcache::build },
+    CollectorEntry { name: "bcachefs", enabled_by_default: true, build: bcachefs::build },
     CollectorEntry { name: "filesystem", enabled_by_default: true, build: filesystem::build },
     CollectorEntry { name: "hwmon", enabled_by_default: true, build: hwmon::build },
     CollectorEntry { name: "mdadm", enabled_by_default: true, build: mdadm::build },
