@@ -19,6 +19,7 @@ pub mod sysfs;
 pub mod textfile;
 pub mod textformat;
 pub mod util;
+pub mod xfs;
 pub mod zfs;
 
 /// Paths every collector reads through, from `--path.*`, and all parsed flags for the options of
@@ -133,5 +134,6 @@ pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
     CollectorEntry { name: "hwmon", enabled_by_default: true, build: hwmon::build },
     CollectorEntry { name: "mdadm", enabled_by_default: true, build: mdadm::build },
     CollectorEntry { name: "textfile", enabled_by_default: true, build: textfile::build },
+    CollectorEntry { name: "xfs", enabled_by_default: true, build: xfs::build },
     CollectorEntry { name: "zfs", enabled_by_default: true, build: zfs::build },
 ];
