@@ -10,6 +10,7 @@ use exporter_core::CollectorEntry;
 
 pub mod bcache;
 pub mod bcachefs;
+pub mod btrfs;
 pub mod filesystem;
 pub mod filter;
 pub mod hwmon;
@@ -130,6 +131,7 @@ pub fn option_args() -> Vec<Arg> {
 pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
     CollectorEntry { name: "bcache", enabled_by_default: true, build: bcache::build },
     CollectorEntry { name: "bcachefs", enabled_by_default: true, build: bcachefs::build },
+    CollectorEntry { name: "btrfs", enabled_by_default: true, build: btrfs::build },
     CollectorEntry { name: "filesystem", enabled_by_default: true, build: filesystem::build },
     CollectorEntry { name: "hwmon", enabled_by_default: true, build: hwmon::build },
     CollectorEntry { name: "mdadm", enabled_by_default: true, build: mdadm::build },
