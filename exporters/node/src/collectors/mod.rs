@@ -16,6 +16,7 @@ pub mod filter;
 pub mod hwmon;
 pub mod mdadm;
 pub mod mountinfo;
+pub mod powersupplyclass;
 pub mod sysfs;
 pub mod textfile;
 pub mod textformat;
@@ -121,6 +122,7 @@ pub fn option_args() -> Vec<Arg> {
     args.extend(bcache::args());
     args.extend(filesystem::args());
     args.extend(hwmon::args());
+    args.extend(powersupplyclass::args());
     args.extend(textfile::args());
     args
 }
@@ -135,6 +137,7 @@ pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
     CollectorEntry { name: "filesystem", enabled_by_default: true, build: filesystem::build },
     CollectorEntry { name: "hwmon", enabled_by_default: true, build: hwmon::build },
     CollectorEntry { name: "mdadm", enabled_by_default: true, build: mdadm::build },
+    CollectorEntry { name: "powersupplyclass", enabled_by_default: true, build: powersupplyclass::build },
     CollectorEntry { name: "textfile", enabled_by_default: true, build: textfile::build },
     CollectorEntry { name: "xfs", enabled_by_default: true, build: xfs::build },
     CollectorEntry { name: "zfs", enabled_by_default: true, build: zfs::build },
