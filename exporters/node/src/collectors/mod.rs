@@ -18,6 +18,7 @@ pub mod mdadm;
 pub mod mountinfo;
 pub mod powersupplyclass;
 pub mod sysfs;
+pub mod tapestats;
 pub mod textfile;
 pub mod textformat;
 pub mod util;
@@ -123,6 +124,7 @@ pub fn option_args() -> Vec<Arg> {
     args.extend(filesystem::args());
     args.extend(hwmon::args());
     args.extend(powersupplyclass::args());
+    args.extend(tapestats::args());
     args.extend(textfile::args());
     args
 }
@@ -138,6 +140,7 @@ pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
     CollectorEntry { name: "hwmon", enabled_by_default: true, build: hwmon::build },
     CollectorEntry { name: "mdadm", enabled_by_default: true, build: mdadm::build },
     CollectorEntry { name: "powersupplyclass", enabled_by_default: true, build: powersupplyclass::build },
+    CollectorEntry { name: "tapestats", enabled_by_default: true, build: tapestats::build },
     CollectorEntry { name: "textfile", enabled_by_default: true, build: textfile::build },
     CollectorEntry { name: "xfs", enabled_by_default: true, build: xfs::build },
     CollectorEntry { name: "zfs", enabled_by_default: true, build: zfs::build },
