@@ -17,10 +17,12 @@ pub mod hwmon;
 pub mod mdadm;
 pub mod mountinfo;
 pub mod powersupplyclass;
+pub mod rapl;
 pub mod sysfs;
 pub mod tapestats;
 pub mod textfile;
 pub mod textformat;
+pub mod thermal_zone;
 pub mod util;
 pub mod xfs;
 pub mod zfs;
@@ -124,6 +126,7 @@ pub fn option_args() -> Vec<Arg> {
     args.extend(filesystem::args());
     args.extend(hwmon::args());
     args.extend(powersupplyclass::args());
+    args.extend(rapl::args());
     args.extend(tapestats::args());
     args.extend(textfile::args());
     args
@@ -140,8 +143,10 @@ pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
     CollectorEntry { name: "hwmon", enabled_by_default: true, build: hwmon::build },
     CollectorEntry { name: "mdadm", enabled_by_default: true, build: mdadm::build },
     CollectorEntry { name: "powersupplyclass", enabled_by_default: true, build: powersupplyclass::build },
+    CollectorEntry { name: "rapl", enabled_by_default: true, build: rapl::build },
     CollectorEntry { name: "tapestats", enabled_by_default: true, build: tapestats::build },
     CollectorEntry { name: "textfile", enabled_by_default: true, build: textfile::build },
+    CollectorEntry { name: "thermal_zone", enabled_by_default: true, build: thermal_zone::build },
     CollectorEntry { name: "xfs", enabled_by_default: true, build: xfs::build },
     CollectorEntry { name: "zfs", enabled_by_default: true, build: zfs::build },
 ];
