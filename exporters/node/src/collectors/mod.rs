@@ -11,6 +11,8 @@ use exporter_core::CollectorEntry;
 pub mod bcache;
 pub mod bcachefs;
 pub mod btrfs;
+pub mod dmi;
+pub mod edac;
 pub mod filesystem;
 pub mod filter;
 pub mod hwmon;
@@ -139,6 +141,8 @@ pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
     CollectorEntry { name: "bcache", enabled_by_default: true, build: bcache::build },
     CollectorEntry { name: "bcachefs", enabled_by_default: true, build: bcachefs::build },
     CollectorEntry { name: "btrfs", enabled_by_default: true, build: btrfs::build },
+    CollectorEntry { name: "dmi", enabled_by_default: true, build: dmi::build },
+    CollectorEntry { name: "edac", enabled_by_default: true, build: edac::build },
     CollectorEntry { name: "filesystem", enabled_by_default: true, build: filesystem::build },
     CollectorEntry { name: "hwmon", enabled_by_default: true, build: hwmon::build },
     CollectorEntry { name: "mdadm", enabled_by_default: true, build: mdadm::build },
