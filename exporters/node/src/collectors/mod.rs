@@ -18,6 +18,7 @@ pub mod filter;
 pub mod hwmon;
 pub mod mdadm;
 pub mod mountinfo;
+pub mod nvme;
 pub mod powersupplyclass;
 pub mod rapl;
 pub mod sysfs;
@@ -146,6 +147,7 @@ pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
     CollectorEntry { name: "filesystem", enabled_by_default: true, build: filesystem::build },
     CollectorEntry { name: "hwmon", enabled_by_default: true, build: hwmon::build },
     CollectorEntry { name: "mdadm", enabled_by_default: true, build: mdadm::build },
+    CollectorEntry { name: "nvme", enabled_by_default: true, build: nvme::build },
     CollectorEntry { name: "powersupplyclass", enabled_by_default: true, build: powersupplyclass::build },
     CollectorEntry { name: "rapl", enabled_by_default: true, build: rapl::build },
     CollectorEntry { name: "tapestats", enabled_by_default: true, build: tapestats::build },
