@@ -12,6 +12,7 @@ pub mod bcache;
 pub mod bcachefs;
 pub mod btrfs;
 pub mod dmi;
+pub mod dmmultipath;
 pub mod edac;
 pub mod filesystem;
 pub mod filter;
@@ -143,6 +144,7 @@ pub const COLLECTORS: &[CollectorEntry<NodeConfig>] = &[
     CollectorEntry { name: "bcachefs", enabled_by_default: true, build: bcachefs::build },
     CollectorEntry { name: "btrfs", enabled_by_default: true, build: btrfs::build },
     CollectorEntry { name: "dmi", enabled_by_default: true, build: dmi::build },
+    CollectorEntry { name: "dmmultipath", enabled_by_default: true, build: dmmultipath::build },
     CollectorEntry { name: "edac", enabled_by_default: true, build: edac::build },
     CollectorEntry { name: "filesystem", enabled_by_default: true, build: filesystem::build },
     CollectorEntry { name: "hwmon", enabled_by_default: true, build: hwmon::build },
