@@ -78,6 +78,41 @@ mod tests {
         assert!(filter.ignored("/"));
     }
 
+    fn config(args: &[&str]) -> NodeConfig {
+        let command = clap::Command::new("node-exporter")
+            .args(super::super::path_args())
+            .args(super::super::option_args());
+        let argv = std::iter::once("node-exporter").chain(args.iter().copied());
+        NodeConfig::from_matches(command.get_matches_from(argv))
+    }
+
+    #[test]
+    fn flags_default_exclude_applies() {
+        let filter =
+            NameFilter::from_flags(&config(&[]), "collector.filesystem.mount-points").unwrap();
+        assert!(filter.ignored("/proc"));
+        assert!(!filter.ignored("/home"));
+    }
+
+    #[test]
+    fn flags_include_replaces_default_exclude() {
+        let args = ["--collector.filesystem.mount-points-include=^/proc$"];
+        let filter =
+            NameFilter::from_flags(&config(&args), "collector.filesystem.mount-points").unwrap();
+        assert!(!filter.ignored("/proc"));
+        assert!(filter.ignored("/home"));
+    }
+
+    #[test]
+    fn flags_include_and_exclude_conflict() {
+        let args = [
+            "--collector.hwmon.chip-include=coretemp",
+            "--collector.hwmon.chip-exclude=nvme",
+        ];
+        let result = NameFilter::from_flags(&config(&args), "collector.hwmon.chip");
+        assert!(result.is_err());
+    }
+
     #[test]
     fn invalid_pattern_is_rejected() {
         assert!(NameFilter::new("(", "").is_err());
