@@ -1,12 +1,19 @@
 //! btrfs collector: allocation, commit and device statistics of each filesystem under
 //! /sys/fs/btrfs/<uuid>/ (allocation/{data,metadata,system}/<profile>/, commit_stats,
-//! devices/*/size, label, metadata_uuid).
+//! devices/*/size, label, metadata_uuid), and per member device the sizes and error counters
+//! that btrfs ioctls return on each mount point, as `btrfs device stats` shows them.
 
+use std::collections::{HashMap, HashSet};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use exporter_core::collector::BuildError;
 use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricSink};
 
+use tracing::debug;
+
+use super::btrfs_ioctl::{filesystem_stats, FilesystemStats, ERROR_TYPES};
+use super::mountinfo::read_mountinfo;
 use super::sysfs::{list_dir, read_attr, read_u64};
 use super::NodeConfig;
 
@@ -89,19 +96,65 @@ const BLOCK_GROUP_TYPES: &[&str] = &["data", "metadata", "system"];
 /// sysfs device sizes are in 512-byte sectors.
 const SECTOR_BYTES: f64 = 512.0;
 
+const IOCTL_DEVICE: &[&str] = &["uuid", "device", "btrfs_dev_uuid"];
+const IOCTL_DEVICE_SIZE: Desc = Desc::gauge(
+    "node_btrfs_device_size_bytes",
+    "Size of a member device in bytes.",
+    IOCTL_DEVICE,
+);
+const DEVICE_UNUSED: Desc = Desc::gauge(
+    "node_btrfs_device_unused_bytes",
+    "Space of a member device not allocated to any chunk, in bytes.",
+    IOCTL_DEVICE,
+);
+const DEVICE_ERRORS: Desc = Desc::counter(
+    "node_btrfs_device_errors_total",
+    "I/O errors of a member device, by type.",
+    &["uuid", "type", "device", "btrfs_dev_uuid"],
+);
+
 struct Btrfs {
     base: PathBuf,
+    procfs: PathBuf,
+    rootfs: PathBuf,
 }
 
-// NOTE: node_exporter also queries per-device error counters and unused bytes with btrfs
-// ioctls on each mounted filesystem (node_btrfs_device_errors_total,
-// node_btrfs_device_unused_bytes). This collector reads sysfs only, so it reports
-// node_btrfs_device_size_bytes with the uuid and device labels, as node_exporter does when
-// those ioctls fail.
 pub fn build(config: &NodeConfig) -> Result<AnyCollector, BuildError> {
     Ok(AnyCollector::blocking(Btrfs {
         base: config.sys("fs/btrfs"),
+        procfs: config.procfs.clone(),
+        rootfs: config.rootfs.clone(),
     }))
+}
+
+impl Btrfs {
+    /// Queries each mounted btrfs filesystem with ioctls, keyed by fsid in 32 hex digits.
+    /// Filesystems that cannot be queried, for lack of privileges or because the mount point
+    /// is not reachable under --path.rootfs, are left out and use the sysfs sizes instead.
+    fn ioctl_stats(&self) -> HashMap<String, FilesystemStats> {
+        let mut by_fsid = HashMap::new();
+        let mut sources = HashSet::new();
+        let mounts = read_mountinfo(&self.procfs).unwrap_or_default();
+        for mount in mounts.iter().filter(|m| m.fs_type == "btrfs") {
+            if !sources.insert(mount.source.clone()) {
+                continue;
+            }
+            let relative = mount
+                .mount_point
+                .strip_prefix(b"/")
+                .unwrap_or(&mount.mount_point);
+            let path = self.rootfs.join(std::ffi::OsStr::from_bytes(relative));
+            match filesystem_stats(&path) {
+                Ok(stats) => {
+                    by_fsid.entry(stats.fsid.clone()).or_insert(stats);
+                }
+                Err(e) => {
+                    debug!(mountpoint = %path.display(), error = %e, "Failed to query btrfs device statistics")
+                }
+            }
+        }
+        by_fsid
+    }
 }
 
 /// Returns how many raw bytes a profile uses per byte stored; RAID5 and RAID6 depend on the
@@ -133,16 +186,55 @@ pub fn parse_commit_stats(text: &str) -> Vec<(String, u64)> {
 
 impl BlockingCollector for Btrfs {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
-        for (name, dir) in list_dir(&self.base)? {
-            if name.contains('-') && dir.is_dir() {
-                collect_filesystem(sink, &name, &dir);
+        let filesystems: Vec<_> = list_dir(&self.base)?
+            .into_iter()
+            .filter(|(name, dir)| name.contains('-') && dir.is_dir())
+            .collect();
+        let ioctl_stats = if filesystems.is_empty() {
+            HashMap::new()
+        } else {
+            self.ioctl_stats()
+        };
+        for (name, dir) in filesystems {
+            let uuid = collect_filesystem(sink, &name, &dir);
+            match ioctl_stats.get(&uuid.replace('-', "")) {
+                Some(stats) => add_ioctl_devices(sink, &uuid, stats),
+                None => add_sysfs_devices(sink, &uuid, &dir),
             }
         }
         Ok(())
     }
 }
 
-fn collect_filesystem(sink: &mut MetricSink, dir_name: &str, dir: &Path) {
+fn add_ioctl_devices(sink: &mut MetricSink, uuid: &str, stats: &FilesystemStats) {
+    for device in &stats.devices {
+        let labels = [uuid, device.device.as_str(), device.uuid.as_str()];
+        sink.add(&IOCTL_DEVICE_SIZE, &labels, device.total_bytes as f64);
+        let unused = device.total_bytes.saturating_sub(device.bytes_used);
+        sink.add(&DEVICE_UNUSED, &labels, unused as f64);
+        for (kind, count) in ERROR_TYPES.iter().zip(device.errors) {
+            sink.add(
+                &DEVICE_ERRORS,
+                &[uuid, kind, &device.device, &device.uuid],
+                count as f64,
+            );
+        }
+    }
+}
+
+fn add_sysfs_devices(sink: &mut MetricSink, uuid: &str, dir: &Path) {
+    for (device, path) in list_dir(&dir.join("devices")).unwrap_or_default() {
+        let sectors = read_u64(&path.join("size")).unwrap_or(0);
+        sink.add(
+            &DEVICE_SIZE,
+            &[uuid, &device],
+            sectors as f64 * SECTOR_BYTES,
+        );
+    }
+}
+
+/// Adds the sysfs statistics of one filesystem and returns its UUID label.
+fn collect_filesystem(sink: &mut MetricSink, dir_name: &str, dir: &Path) -> String {
     let uuid = read_attr(&dir.join("metadata_uuid"))
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| dir_name.to_owned());
@@ -185,10 +277,7 @@ fn collect_filesystem(sink: &mut MetricSink, dir_name: &str, dir: &Path) {
             sink.add(&RATIO, &labels, allocation_ratio(&profile, devices.len()));
         }
     }
-    for (device, path) in &devices {
-        let sectors = read_u64(&path.join("size")).unwrap_or(0);
-        sink.add(&DEVICE_SIZE, &[uuid, device], sectors as f64 * SECTOR_BYTES);
-    }
+    uuid.to_owned()
 }
 
 #[cfg(test)]
@@ -225,6 +314,8 @@ mod tests {
         let mut sink = MetricSink::new();
         Btrfs {
             base: base.path().to_path_buf(),
+            procfs: base.path().join("no-proc"),
+            rootfs: PathBuf::from("/"),
         }
         .collect(&mut sink)
         .unwrap();

@@ -22,8 +22,7 @@ use exporter_core::{cli, AnyCollector, BlockingCollector, CollectError, Desc, Me
 use tracing::{debug, info};
 
 use super::filter::NameFilter;
-use super::mountinfo::{parse_mountinfo, Mount};
-use super::util::io_error;
+use super::mountinfo::{read_mountinfo, Mount};
 use super::NodeConfig;
 
 const LABELS: &[&str] = &["device", "mountpoint", "fstype", "device_error"];
@@ -174,7 +173,7 @@ enum StatOutcome {
 
 impl BlockingCollector for Filesystem {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
-        let mounts = self.read_mounts()?;
+        let mounts = read_mountinfo(&self.procfs)?;
         let mut seen = HashSet::new();
         let mut pending = Vec::new();
         for mount in mounts {
@@ -198,19 +197,6 @@ impl BlockingCollector for Filesystem {
 }
 
 impl Filesystem {
-    fn read_mounts(&self) -> Result<Vec<Mount>, CollectError> {
-        let init = self.procfs.join("1/mountinfo");
-        let text = match std::fs::read(&init) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let own = self.procfs.join("self/mountinfo");
-                std::fs::read(&own).map_err(|e| io_error(&own, e))?
-            }
-            Err(e) => return Err(io_error(&init, e)),
-        };
-        Ok(parse_mountinfo(&text))
-    }
-
     /// Removes the `--path.rootfs` prefix, so that a containerised exporter reports host paths.
     fn strip_rootfs(&self, mount_point: &[u8]) -> Vec<u8> {
         let root = self.rootfs.as_os_str().as_bytes();

@@ -11,6 +11,7 @@ use exporter_core::CollectorEntry;
 pub mod bcache;
 pub mod bcachefs;
 pub mod btrfs;
+pub mod btrfs_ioctl;
 pub mod dmi;
 pub mod dmmultipath;
 pub mod edac;

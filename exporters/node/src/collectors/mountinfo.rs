@@ -2,7 +2,12 @@
 //! section 3.5). Paths keep their raw bytes so that statfs can reach a mount point whose name
 //! is not valid UTF-8.
 
+use std::path::Path;
+
+use exporter_core::CollectError;
 use tracing::debug;
+
+use super::util::io_error;
 
 /// One line of mountinfo.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +32,21 @@ impl Mount {
             .any(|o| o == "ro" || o == "emergency_ro");
         mount_ro || super_ro
     }
+}
+
+/// Reads the mount table of PID 1, or of the exporter itself when PID 1 is not visible (as in
+/// a container without the host's PID namespace).
+pub fn read_mountinfo(procfs: &Path) -> Result<Vec<Mount>, CollectError> {
+    let init = procfs.join("1/mountinfo");
+    let text = match std::fs::read(&init) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let own = procfs.join("self/mountinfo");
+            std::fs::read(&own).map_err(|e| io_error(&own, e))?
+        }
+        Err(e) => return Err(io_error(&init, e)),
+    };
+    Ok(parse_mountinfo(&text))
 }
 
 /// Parses mountinfo text given as bytes. Malformed lines are skipped and logged.
