@@ -119,7 +119,7 @@ pub fn parse_human_bytes(text: &str) -> Option<u64> {
     Some((value * 1024f64.powi(exponent)) as u64)
 }
 
-/// Parses a table whose first line is a header and whose rows start with a name; returns the
+/// Parses a table whose first line is a header and whose rows start with a name. Returns the
 /// name (without a trailing `:`) and the remaining fields of rows with at least `min_fields`.
 fn table_rows(text: &str, min_fields: usize) -> Vec<(String, Vec<&str>)> {
     text.lines()

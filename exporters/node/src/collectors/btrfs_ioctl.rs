@@ -92,7 +92,7 @@ fn open_dir(path: &Path) -> std::io::Result<OwnedFd> {
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    // SAFETY: `fd` was just returned by open and is owned by nobody else.
+    // SAFETY: `fd` was just returned by open, so no other owner exists.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 

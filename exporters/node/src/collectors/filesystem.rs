@@ -344,53 +344,41 @@ fn errno_text(error: std::io::Error) -> String {
     }
 }
 
+/// Adds the samples of one mount point. A mount point whose statfs failed or timed out gets
+/// only device_error and readonly, with the error text in the device_error label.
 fn add_mount(sink: &mut MetricSink, mount: &Mount, mount_point: &str, outcome: StatOutcome) {
     let read_only = if mount.read_only() { 1.0 } else { 0.0 };
-    let stats = match outcome {
-        StatOutcome::Stats(stats) => stats,
-        StatOutcome::Failed(error) => {
-            let labels = [
-                mount.source.as_str(),
-                mount_point,
-                mount.fs_type.as_str(),
-                error.as_str(),
-            ];
-            sink.add(&DEVICE_ERROR, &labels, 1.0);
-            sink.add(&READONLY, &labels, read_only);
-            return;
-        }
-        StatOutcome::TimedOut => {
-            let labels = [
-                mount.source.as_str(),
-                mount_point,
-                mount.fs_type.as_str(),
-                TIMEOUT_ERROR,
-            ];
-            sink.add(&DEVICE_ERROR, &labels, 1.0);
-            sink.add(&READONLY, &labels, 0.0);
-            return;
-        }
+    let (stats, error, read_only) = match outcome {
+        StatOutcome::Stats(stats) => (Some(stats), String::new(), read_only),
+        StatOutcome::Failed(error) => (None, error, read_only),
+        StatOutcome::TimedOut => (None, TIMEOUT_ERROR.to_owned(), 0.0),
     };
     let labels = [
         mount.source.as_str(),
         mount_point,
         mount.fs_type.as_str(),
-        "",
+        error.as_str(),
     ];
-    let block_size = stats.f_bsize as f64;
-    sink.add(&DEVICE_ERROR, &labels, 0.0);
+    sink.add(
+        &DEVICE_ERROR,
+        &labels,
+        if stats.is_some() { 0.0 } else { 1.0 },
+    );
     sink.add(&READONLY, &labels, read_only);
+    let Some(stats) = stats else {
+        return;
+    };
+
+    let block_size = stats.f_bsize as f64;
     sink.add(&SIZE, &labels, stats.f_blocks as f64 * block_size);
     sink.add(&FREE, &labels, stats.f_bfree as f64 * block_size);
     sink.add(&AVAIL, &labels, stats.f_bavail as f64 * block_size);
     sink.add(&FILES, &labels, stats.f_files as f64);
     sink.add(&FILES_FREE, &labels, stats.f_ffree as f64);
+
     let (major, minor) = (mount.major.to_string(), mount.minor.to_string());
-    sink.add(
-        &MOUNT_INFO,
-        &[mount.source.as_str(), &major, &minor, mount_point],
-        1.0,
-    );
+    let info_labels = [mount.source.as_str(), &major, &minor, mount_point];
+    sink.add(&MOUNT_INFO, &info_labels, 1.0);
 }
 
 #[cfg(test)]

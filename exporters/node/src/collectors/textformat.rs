@@ -135,6 +135,7 @@ fn parse_comment(
     if keyword != "HELP" && keyword != "TYPE" {
         return Ok(());
     }
+
     let rest = rest.trim_start();
     let (name, argument) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
     if !is_valid_metric_name(name) {
@@ -149,6 +150,7 @@ fn parse_comment(
         builder.help = Some(help).filter(|h| !h.is_empty());
         return Ok(());
     }
+
     if builder.kind.is_some() {
         return Err(format!("second TYPE line for metric {name}"));
     }
@@ -194,11 +196,13 @@ fn parse_sample(line: &str) -> Result<Line, String> {
     if !is_valid_metric_name(name) {
         return Err(format!("invalid metric name {name:?}"));
     }
+
     let mut rest = line[name_end..].trim_start();
     let mut labels = Vec::new();
     if let Some(after_brace) = rest.strip_prefix('{') {
         rest = parse_labels(after_brace, &mut labels)?;
     }
+
     let mut fields = rest.split_whitespace();
     let value_text = fields
         .next()
@@ -388,7 +392,7 @@ fn summary_part(
 }
 
 /// Adds one line of a histogram. The `+Inf` bucket is not stored because the encoder writes it
-/// from the count, but it stands in for a missing `_count` line.
+/// from the count, but its value is used as the count when the `_count` line is missing.
 fn histogram_part(
     value: &mut Value,
     suffix: &str,

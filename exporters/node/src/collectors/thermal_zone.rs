@@ -48,8 +48,8 @@ impl BlockingCollector for ThermalZone {
         for (name, dir) in list_dir(&self.class)? {
             if let Some(zone) = numbered(&name, "thermal_zone") {
                 let kind = read_attr(&dir.join("type")).unwrap_or_default();
-                // NOTE: node_exporter reports 0 for a zone whose temp cannot be read (a
-                // disabled zone fails with EINVAL); such a zone is left out here instead.
+                // NOTE: node_exporter reports 0 for a zone whose temp cannot be read, as a
+                // disabled zone fails with EINVAL. Such a zone is left out here instead.
                 match read_i64(&dir.join("temp")) {
                     Some(millidegrees) => {
                         sink.add(&ZONE_TEMP, &[zone, &kind], millidegrees as f64 / 1000.0)
