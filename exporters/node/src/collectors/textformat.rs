@@ -282,20 +282,11 @@ fn parse_quoted(text: &str) -> Option<(String, &str)> {
     None
 }
 
-/// Parses a sample value as Go's strconv.ParseFloat does, including `+Inf`, `-Inf` and `NaN`.
+/// Parses a sample value. Like Go's strconv.ParseFloat, this accepts `+Inf`, `-Inf` and `NaN`
+/// in any letter case, but hexadecimal floats such as `0x1p3`, which Go also accepts, are
+/// rejected.
 fn parse_float(text: &str) -> Option<f64> {
-    match text {
-        "+Inf" | "Inf" => Some(f64::INFINITY),
-        "-Inf" => Some(f64::NEG_INFINITY),
-        "NaN" => Some(f64::NAN),
-        _ if text
-            .chars()
-            .all(|c| c.is_ascii_digit() || "+-.eE".contains(c)) =>
-        {
-            text.parse().ok()
-        }
-        _ => None,
-    }
+    text.parse().ok()
 }
 
 /// Groups the sample lines of one family into metrics.
@@ -487,6 +478,7 @@ mod tests {
             "m{a=\"1\" 2\n",
             "m{a=\"1\",a=\"2\"} 2\n",
             "m one\n",
+            "m 0x1p3\n",
             "m 1 2 3\n",
             "# TYPE m gauge\n# TYPE m counter\n",
             "m 1\n# TYPE m gauge\n",
@@ -494,6 +486,18 @@ mod tests {
         ] {
             assert!(parse(text).is_err(), "accepted {text:?}");
         }
+    }
+
+    #[test]
+    fn parse_special_values() {
+        let families = parse("a +Inf\nb -inf\nc NaN\nd 1.5e3\n").unwrap();
+        assert_eq!(families[0].metrics[0].value, Value::Number(f64::INFINITY));
+        assert_eq!(
+            families[1].metrics[0].value,
+            Value::Number(f64::NEG_INFINITY)
+        );
+        assert!(matches!(families[2].metrics[0].value, Value::Number(v) if v.is_nan()));
+        assert_eq!(families[3].metrics[0].value, Value::Number(1500.0));
     }
 
     #[test]
