@@ -203,10 +203,12 @@ impl Filesystem {
         if root == b"/" || root.is_empty() {
             return mount_point.to_vec();
         }
+        let root = root.strip_suffix(b"/").unwrap_or(root);
         match mount_point.strip_prefix(root) {
             Some([]) => b"/".to_vec(),
-            Some(rest) => rest.to_vec(),
-            None => mount_point.to_vec(),
+            // Only a whole path component matches: /host must not strip /hostile.
+            Some(rest) if rest.starts_with(b"/") => rest.to_vec(),
+            _ => mount_point.to_vec(),
         }
     }
 
@@ -485,6 +487,16 @@ mod tests {
             "/nonexistent/mount/point"
         )
         .is_none());
+    }
+
+    #[test]
+    fn rootfs_prefix_is_stripped() {
+        let mut fs = collector(Path::new("/proc"), statfs);
+        fs.rootfs = PathBuf::from("/host");
+        assert_eq!(fs.strip_rootfs(b"/host/data"), b"/data");
+        assert_eq!(fs.strip_rootfs(b"/host"), b"/");
+        assert_eq!(fs.strip_rootfs(b"/other"), b"/other");
+        assert_eq!(fs.strip_rootfs(b"/hostile"), b"/hostile");
     }
 
     fn hanging_statfs(path: &Path) -> StatOutcome {
