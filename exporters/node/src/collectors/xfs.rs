@@ -326,36 +326,40 @@ pub fn build(config: &NodeConfig) -> Result<AnyCollector, BuildError> {
     }))
 }
 
-/// Parses a stats file into (family, value) pairs. A group with the wrong number of values is
-/// skipped and logged. A group missing from the file reports zeros, as node_exporter does.
+/// Parses a stats file into (family, value) pairs. A group missing from the file reports
+/// zeros, as node_exporter does. A group with a non-numeric value or the wrong number of values
+/// is left out and logged.
 pub fn parse_stats(text: &str) -> Vec<(&'static Desc, f64)> {
     let mut samples = Vec::new();
     for (keyword, expected, fields) in GROUPS {
-        let values: Vec<u64> = text
-            .lines()
-            .find_map(|line| {
-                let mut parts = line.split_whitespace();
-                (parts.next() == Some(*keyword))
-                    .then(|| parts.filter_map(|v| v.parse().ok()).collect())
+        let parsed = text.lines().find_map(|line| {
+            let mut parts = line.split_whitespace();
+            (parts.next() == Some(*keyword)).then(|| {
+                parts
+                    .map(str::parse::<u64>)
+                    .collect::<Result<Vec<u64>, _>>()
             })
-            .unwrap_or_default();
-        let valid = match *expected {
-            0 => values.len() == 7 || values.len() == 8,
-            count => values.len() == count,
+        });
+        let values = match parsed {
+            None => vec![0; fields.len()],
+            Some(Ok(values)) if has_expected_count(values.len(), *expected) => values,
+            Some(_) => {
+                debug!(group = keyword, "Skipped a malformed XFS stats group");
+                continue;
+            }
         };
-        if !valid && !values.is_empty() {
-            debug!(
-                group = keyword,
-                values = values.len(),
-                "Skipped an XFS stats group with an unexpected number of values"
-            );
-        }
         for (position, desc) in fields.iter() {
-            let value = if valid { values[*position] as f64 } else { 0.0 };
-            samples.push((desc, value));
+            samples.push((desc, values[*position] as f64));
         }
     }
     samples
+}
+
+fn has_expected_count(count: usize, expected: usize) -> bool {
+    match expected {
+        0 => count == 7 || count == 8,
+        expected => count == expected,
+    }
 }
 
 impl BlockingCollector for Xfs {
@@ -408,11 +412,17 @@ mod tests {
     }
 
     #[test]
-    fn stats_malformed_group_reports_zero() {
-        let samples = parse_stats("abt 1 2\n");
-        assert_eq!(
-            value(&samples, "node_xfs_allocation_btree_lookups_total"),
-            Some(0.0)
-        );
+    fn stats_malformed_group_is_skipped() {
+        let samples = parse_stats("abt 1 2\ndir 1 x 3 4\n");
+        let lookups = value(&samples, "node_xfs_allocation_btree_lookups_total");
+        assert_eq!(lookups, None);
+        let dir_lookups = value(&samples, "node_xfs_directory_operation_lookup_total");
+        assert_eq!(dir_lookups, None);
+    }
+
+    #[test]
+    fn stats_missing_group_reports_zero() {
+        let samples = parse_stats("rw 1 2\n");
+        assert_eq!(value(&samples, "node_xfs_vnode_active_total"), Some(0.0));
     }
 }
