@@ -8,15 +8,16 @@
 //! skipped whole and also sets it. Each file read gets `node_textfile_mtime_seconds`.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::UNIX_EPOCH;
 
 use clap::{Arg, ArgAction};
 use exporter_core::collector::BuildError;
 use exporter_core::metric::LabelName;
 use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricSink, MetricType};
-use tracing::error;
+use tracing::{debug, error};
 
 use super::sysfs::lossy;
 use super::textformat::{parse, Family};
@@ -42,12 +43,15 @@ pub fn args() -> Vec<Arg> {
 
 struct Textfile {
     patterns: Vec<String>,
+    /// Problems reported by the previous scrape, so that a file that stays broken is logged at
+    /// error level once and at debug level on later scrapes.
+    reported: Mutex<HashSet<String>>,
 }
 
 pub fn build(config: &NodeConfig) -> Result<AnyCollector, BuildError> {
-    Ok(AnyCollector::blocking(Textfile {
-        patterns: config.strings("collector.textfile.directory"),
-    }))
+    Ok(AnyCollector::blocking(Textfile::new(
+        config.strings("collector.textfile.directory"),
+    )))
 }
 
 /// Type and HELP of a family as first read, and the files it was read from.
@@ -57,9 +61,33 @@ struct Seen {
     files: Vec<String>,
 }
 
+impl Textfile {
+    fn new(patterns: Vec<String>) -> Textfile {
+        Textfile {
+            patterns,
+            reported: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Logs each problem at error level unless the previous scrape reported it too.
+    fn report(&self, problems: Vec<String>) {
+        let Ok(mut reported) = self.reported.lock() else {
+            return;
+        };
+        for problem in &problems {
+            if reported.contains(problem) {
+                debug!(problem = %problem, "Textfile collector problem persists");
+            } else {
+                error!(problem = %problem, "Textfile collector problem");
+            }
+        }
+        *reported = problems.into_iter().collect();
+    }
+}
+
 impl BlockingCollector for Textfile {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
-        let mut errored = false;
+        let mut problems: Vec<String> = Vec::new();
         let mut seen: HashMap<String, Seen> = HashMap::new();
         let mut accepted: Vec<Family> = Vec::new();
         let mut mtimes: Vec<(String, f64)> = Vec::new();
@@ -68,8 +96,7 @@ impl BlockingCollector for Textfile {
             let files = match prom_files(&dir) {
                 Ok(files) => files,
                 Err(e) => {
-                    error!(path = %dir.display(), error = %e, "Failed to read a textfile collector directory");
-                    errored = true;
+                    problems.push(format!("failed to read directory {}: {e}", dir.display()));
                     continue;
                 }
             };
@@ -78,12 +105,9 @@ impl BlockingCollector for Textfile {
                 match read_prom_file(&path) {
                     Ok((families, mtime)) => {
                         mtimes.push((label.clone(), mtime));
-                        errored |= merge(families, &label, &mut seen, &mut accepted);
+                        merge(families, &label, &mut seen, &mut accepted, &mut problems);
                     }
-                    Err(message) => {
-                        error!(file = %label, error = %message, "Failed to read a text file of metrics");
-                        errored = true;
-                    }
+                    Err(message) => problems.push(format!("{label}: {message}")),
                 }
             }
         }
@@ -95,7 +119,9 @@ impl BlockingCollector for Textfile {
         for (file, mtime) in &mtimes {
             sink.add(&MTIME, &[file], *mtime);
         }
-        sink.add(&SCRAPE_ERROR, &[], if errored { 1.0 } else { 0.0 });
+        let errored = if problems.is_empty() { 0.0 } else { 1.0 };
+        sink.add(&SCRAPE_ERROR, &[], errored);
+        self.report(problems);
         Ok(())
     }
 }
@@ -151,26 +177,24 @@ fn read_prom_file(path: &Path) -> Result<(Vec<Family>, f64), String> {
     Ok((families, seconds))
 }
 
-/// Adds the families of one file to `accepted` unless they conflict with a family of the same
-/// name from an earlier file. Returns whether there was a conflict.
+/// Adds the families of one file to `accepted`. A family whose type or HELP conflicts with the
+/// same family from an earlier file is dropped and described in `problems`.
 fn merge(
     families: Vec<Family>,
     file: &str,
     seen: &mut HashMap<String, Seen>,
     accepted: &mut Vec<Family>,
-) -> bool {
-    let mut conflict = false;
+    problems: &mut Vec<String>,
+) {
     for family in families {
         if let Some(first) = seen.get_mut(&family.name) {
             let help_differs = matches!((&first.help, &family.help), (Some(a), Some(b)) if a != b);
             if first.kind != family.kind || help_differs {
-                error!(
-                    metric = %family.name,
-                    file,
-                    first_file = %first.files.first().map(String::as_str).unwrap_or(""),
-                    "Dropped a family whose type or HELP differs from the same family in another file"
-                );
-                conflict = true;
+                let first_file = first.files.first().map(String::as_str).unwrap_or("");
+                problems.push(format!(
+                    "{file}: dropped family {} because its type or HELP differs from {first_file}",
+                    family.name
+                ));
                 continue;
             }
             if first.help.is_none() {
@@ -189,7 +213,6 @@ fn merge(
         }
         accepted.push(family);
     }
-    conflict
 }
 
 /// Adds one family's metrics. Metrics of a family that lack a label some of its other metrics
@@ -243,7 +266,7 @@ mod tests {
 
     fn collect(patterns: Vec<String>) -> Vec<MetricFamily> {
         let mut sink = MetricSink::new();
-        Textfile { patterns }.collect(&mut sink).unwrap();
+        Textfile::new(patterns).collect(&mut sink).unwrap();
         sink.finish()
     }
 
