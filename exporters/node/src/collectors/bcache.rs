@@ -9,7 +9,9 @@ use clap::{Arg, ArgAction};
 use exporter_core::collector::BuildError;
 use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricSink};
 
-use super::sysfs::{list_dir, read_attr};
+use tracing::debug;
+
+use super::sysfs::{list_dir, lossy};
 use super::NodeConfig;
 
 const UUID: &[&str] = &["uuid"];
@@ -289,8 +291,30 @@ pub fn dehumanize(text: &str) -> Option<f64> {
     Some(if negative { -value } else { value })
 }
 
+/// Reads a bcache value. A missing file counts as 0, as in node_exporter, because older
+/// kernels lack some files. An unreadable or malformed file returns `None` and is logged, so
+/// its sample is left out instead of reported as 0.
 fn read_value(path: &Path) -> Option<f64> {
-    read_attr(path).and_then(|text| dehumanize(&text))
+    let text = match std::fs::read(path) {
+        Ok(bytes) => lossy(&bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(0.0),
+        Err(e) => {
+            debug!(path = %path.display(), error = %e, "Failed to read a bcache value");
+            return None;
+        }
+    };
+    let value = dehumanize(&text);
+    if value.is_none() {
+        debug!(path = %path.display(), text = %text.trim(), "Skipped an invalid bcache value");
+    }
+    value
+}
+
+/// Adds a sample when its value could be read.
+fn add_value(sink: &mut MetricSink, desc: &Desc, labels: &[&str], value: Option<f64>) {
+    if let Some(value) = value {
+        sink.add(desc, labels, value);
+    }
 }
 
 /// Finds the line starting with `prefix` and decodes its last field without `suffix`.
@@ -307,11 +331,8 @@ impl BlockingCollector for Bcache {
                 continue;
             }
             for (file, desc, scale) in SET_FILES {
-                sink.add(
-                    desc,
-                    &[&uuid],
-                    read_value(&dir.join(file)).unwrap_or(0.0) * scale,
-                );
+                let value = read_value(&dir.join(file)).map(|v| v * scale);
+                add_value(sink, desc, &[&uuid], value);
             }
             for (name, path) in list_dir(&dir)? {
                 if is_numbered(&name, "bdev") {
@@ -332,11 +353,13 @@ fn is_numbered(name: &str, prefix: &str) -> bool {
 
 fn collect_backing(sink: &mut MetricSink, uuid: &str, name: &str, dir: &Path) {
     let labels = [uuid, name];
-    sink.add(
+    add_value(
+        sink,
         &DIRTY_DATA,
         &labels,
-        read_value(&dir.join("dirty_data")).unwrap_or(0.0),
+        read_value(&dir.join("dirty_data")),
     );
+
     let debug = std::fs::read_to_string(dir.join("writeback_rate_debug")).unwrap_or_default();
     for (prefix, desc) in WRITEBACK_LINES {
         sink.add(
@@ -347,19 +370,18 @@ fn collect_backing(sink: &mut MetricSink, uuid: &str, name: &str, dir: &Path) {
     }
     let total = dir.join("stats_total");
     for (file, desc) in PERIOD_FILES {
-        sink.add(desc, &labels, read_value(&total.join(file)).unwrap_or(0.0));
+        add_value(sink, desc, &labels, read_value(&total.join(file)));
     }
-    let readaheads = read_value(&total.join("cache_readaheads")).unwrap_or(0.0);
-    if readaheads != 0.0 {
-        sink.add(&READAHEADS, &labels, readaheads);
-    }
+    // node_exporter reports readaheads only when there were any.
+    let readaheads = read_value(&total.join("cache_readaheads")).filter(|v| *v != 0.0);
+    add_value(sink, &READAHEADS, &labels, readaheads);
 }
 
 impl Bcache {
     fn collect_cache(&self, sink: &mut MetricSink, uuid: &str, name: &str, dir: &Path) {
         let labels = [uuid, name];
         for (file, desc) in CACHE_FILES {
-            sink.add(desc, &labels, read_value(&dir.join(file)).unwrap_or(0.0));
+            add_value(sink, desc, &labels, read_value(&dir.join(file)));
         }
         if self.priority_stats {
             let stats = std::fs::read_to_string(dir.join("priority_stats")).unwrap_or_default();
@@ -405,6 +427,7 @@ mod tests {
         let set = base.path().join("1234-abcd");
         std::fs::create_dir_all(set.join("bdev0/stats_total")).unwrap();
         std::fs::write(set.join("tree_depth"), "2\n").unwrap();
+        std::fs::write(set.join("congested"), "busy\n").unwrap();
         std::fs::write(set.join("bdev0/stats_total/cache_hits"), "7\n").unwrap();
         let mut sink = MetricSink::new();
         let collector = Bcache {
@@ -428,5 +451,10 @@ mod tests {
             Some(exporter_core::Value::Number(7.0))
         );
         assert_eq!(find("node_bcache_cache_readaheads_total"), None);
+        assert_eq!(find("node_bcache_congested"), None);
+        assert_eq!(
+            find("node_bcache_root_usage_percent"),
+            Some(exporter_core::Value::Number(0.0))
+        );
     }
 }
