@@ -429,6 +429,7 @@ mod tests {
         std::fs::write(set.join("tree_depth"), "2\n").unwrap();
         std::fs::write(set.join("congested"), "busy\n").unwrap();
         std::fs::write(set.join("bdev0/stats_total/cache_hits"), "7\n").unwrap();
+
         let mut sink = MetricSink::new();
         let collector = Bcache {
             base: base.path().to_path_buf(),
@@ -436,6 +437,7 @@ mod tests {
         };
         collector.collect(&mut sink).unwrap();
         let families = sink.finish();
+
         let find = |name: &str| {
             families
                 .iter()

@@ -311,6 +311,7 @@ mod tests {
         std::fs::write(fs_dir.join("devices/sda1/size"), "2048\n").unwrap();
         std::fs::write(fs_dir.join("allocation/data/single/used_bytes"), "4096\n").unwrap();
         std::fs::write(fs_dir.join("commit_stats"), "total_commit_ms 1500\n").unwrap();
+
         let mut sink = MetricSink::new();
         Btrfs {
             base: base.path().to_path_buf(),
@@ -320,6 +321,7 @@ mod tests {
         .collect(&mut sink)
         .unwrap();
         let families = sink.finish();
+
         let value = |name: &str| {
             families
                 .iter()

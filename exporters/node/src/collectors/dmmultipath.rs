@@ -152,6 +152,7 @@ mod tests {
             );
         }
         write(&block.path().join("dm-1/dm/uuid"), "LVM-abc\n");
+
         let mut sink = MetricSink::new();
         DmMultipath {
             block: block.path().to_path_buf(),
@@ -159,6 +160,7 @@ mod tests {
         .collect(&mut sink)
         .unwrap();
         let families = sink.finish();
+
         let find = |name: &str| families.iter().find(|f| f.name == name).unwrap();
         assert_eq!(
             find("node_dmmultipath_device_paths_active").samples[0].value,

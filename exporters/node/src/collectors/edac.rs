@@ -154,6 +154,7 @@ mod tests {
         std::fs::write(csrow.join("ue_count"), "0").unwrap();
         std::fs::write(csrow.join("ch0_ce_count"), "2").unwrap();
         std::fs::write(csrow.join("ch0_dimm_label"), "CPU#0Channel#1_DIMM#0\n").unwrap();
+
         let mut sink = MetricSink::new();
         Edac {
             base: base.path().to_path_buf(),
@@ -161,6 +162,7 @@ mod tests {
         .collect(&mut sink)
         .unwrap();
         let families = sink.finish();
+
         let channel = families
             .iter()
             .find(|f| f.name == "node_edac_channel_correctable_errors_total")
@@ -186,6 +188,7 @@ mod tests {
     fn edac_missing_count_fails() {
         let base = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(base.path().join("mc0")).unwrap();
+
         let mut sink = MetricSink::new();
         let result = Edac {
             base: base.path().to_path_buf(),

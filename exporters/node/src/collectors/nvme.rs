@@ -140,6 +140,7 @@ mod tests {
         std::fs::write(namespace.join("size"), "100\n").unwrap();
         std::fs::write(namespace.join("nuse"), "10\n").unwrap();
         std::fs::write(namespace.join("queue/logical_block_size"), "4096\n").unwrap();
+
         let mut sink = MetricSink::new();
         Nvme {
             class: class.path().to_path_buf(),
@@ -147,6 +148,7 @@ mod tests {
         .collect(&mut sink)
         .unwrap();
         let families = sink.finish();
+
         let find = |name: &str| families.iter().find(|f| f.name == name).unwrap();
         assert_eq!(
             find("node_nvme_namespace_size_bytes").samples[0].value,

@@ -216,9 +216,11 @@ mod tests {
             class: class.path().to_path_buf(),
             ignored: Regex::new("^ignored").unwrap(),
         };
+
         let mut sink = MetricSink::new();
         collector.collect(&mut sink).unwrap();
         let families = sink.finish();
+
         let value = |name: &str| {
             families
                 .iter()

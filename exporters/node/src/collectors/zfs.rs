@@ -280,6 +280,7 @@ mod tests {
             "h\nname type data\nc-max 4 7\n",
         )
         .unwrap();
+
         let mut sink = MetricSink::new();
         Zfs {
             base: base.path().to_path_buf(),
@@ -287,6 +288,7 @@ mod tests {
         .collect(&mut sink)
         .unwrap();
         let families = sink.finish();
+
         let arc = families
             .iter()
             .find(|f| f.name == "node_zfs_arc_c_max")
