@@ -11,7 +11,7 @@ use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricS
 
 use tracing::debug;
 
-use super::sysfs::{list_dir, lossy};
+use super::sysfs::{list_dir, lossy, read_optional};
 use super::NodeConfig;
 
 const UUID: &[&str] = &["uuid"];
@@ -360,7 +360,7 @@ fn collect_backing(sink: &mut MetricSink, uuid: &str, name: &str, dir: &Path) {
         read_value(&dir.join("dirty_data")),
     );
 
-    let debug = std::fs::read_to_string(dir.join("writeback_rate_debug")).unwrap_or_default();
+    let debug = read_optional(&dir.join("writeback_rate_debug")).unwrap_or_default();
     for (prefix, desc) in WRITEBACK_LINES {
         sink.add(
             desc,
@@ -384,7 +384,7 @@ impl Bcache {
             add_value(sink, desc, &labels, read_value(&dir.join(file)));
         }
         if self.priority_stats {
-            let stats = std::fs::read_to_string(dir.join("priority_stats")).unwrap_or_default();
+            let stats = read_optional(&dir.join("priority_stats")).unwrap_or_default();
             for (prefix, desc) in PRIORITY_LINES {
                 sink.add(
                     desc,

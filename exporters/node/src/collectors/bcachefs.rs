@@ -14,7 +14,7 @@ use exporter_core::{
 use regex::Regex;
 use tracing::debug;
 
-use super::sysfs::{list_dir, parse_u64, read_attr};
+use super::sysfs::{list_dir, parse_u64, read_attr, read_optional};
 use super::NodeConfig;
 
 const INFO: Desc = Desc::gauge(
@@ -180,7 +180,7 @@ pub fn parse_io_errors(text: &str) -> Vec<(String, u64)> {
 
 /// Reads the "since filesystem creation" value of a file under counters/.
 fn read_counter(path: &Path) -> Option<u64> {
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = read_optional(path)?;
     text.lines()
         .find_map(|line| line.strip_prefix("since filesystem creation:"))
         .and_then(parse_human_bytes)
@@ -208,7 +208,7 @@ impl BlockingCollector for Bcachefs {
 }
 
 fn collect_filesystem(sink: &mut MetricSink, uuid: &str, dir: &Path) {
-    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    let read = |name: &str| read_optional(&dir.join(name)).unwrap_or_default();
     sink.add(&INFO, &[uuid], 1.0);
     let cache = read_attr(&dir.join("btree_cache_size")).and_then(|t| parse_human_bytes(&t));
     sink.add(&BTREE_CACHE, &[uuid], cache.unwrap_or(0) as f64);
@@ -271,7 +271,7 @@ fn collect_device(sink: &mut MetricSink, uuid: &str, device: &str, dir: &Path) {
     };
     sink.add(&BUCKETS, &[uuid, device], number("nbuckets"));
     sink.add(&DURABILITY, &[uuid, device], number("durability"));
-    let io_done = std::fs::read_to_string(dir.join("io_done")).unwrap_or_default();
+    let io_done = read_optional(&dir.join("io_done")).unwrap_or_default();
     for (operation, data_type, bytes) in parse_io_done(&io_done) {
         sink.add(
             &IO_DONE,
@@ -279,7 +279,7 @@ fn collect_device(sink: &mut MetricSink, uuid: &str, device: &str, dir: &Path) {
             bytes as f64,
         );
     }
-    let io_errors = std::fs::read_to_string(dir.join("io_errors")).unwrap_or_default();
+    let io_errors = read_optional(&dir.join("io_errors")).unwrap_or_default();
     for (kind, count) in parse_io_errors(&io_errors) {
         sink.add(&IO_ERRORS, &[uuid, device, &kind], count as f64);
     }

@@ -14,7 +14,7 @@ use tracing::debug;
 
 use super::btrfs_ioctl::{filesystem_stats, FilesystemStats, ERROR_TYPES};
 use super::mountinfo::read_mountinfo;
-use super::sysfs::{list_dir, read_attr, read_u64};
+use super::sysfs::{list_dir, read_attr, read_optional, read_u64};
 use super::NodeConfig;
 
 const UUID: &[&str] = &["uuid"];
@@ -244,7 +244,7 @@ fn collect_filesystem(sink: &mut MetricSink, dir_name: &str, dir: &Path) -> Stri
     let global_rsv = read_u64(&dir.join("allocation/global_rsv_size")).unwrap_or(0);
     sink.add(&GLOBAL_RSV, &[uuid], global_rsv as f64);
 
-    let commits = std::fs::read_to_string(dir.join("commit_stats")).unwrap_or_default();
+    let commits = read_optional(&dir.join("commit_stats")).unwrap_or_default();
     let commits = parse_commit_stats(&commits);
     for (key, desc, divisor) in COMMIT_STATS {
         let value = commits

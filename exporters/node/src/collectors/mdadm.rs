@@ -10,8 +10,7 @@ use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricS
 use regex::Regex;
 use tracing::debug;
 
-use super::sysfs::{list_dir, parse_u64, read_attr};
-use super::util::read_file;
+use super::sysfs::{list_dir, parse_u64, read_attr, read_text};
 use super::NodeConfig;
 
 const STATE: Desc = Desc::gauge(
@@ -213,7 +212,7 @@ pub fn build(config: &NodeConfig) -> Result<AnyCollector, BuildError> {
 
 impl BlockingCollector for Mdadm {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
-        let text = read_file(&self.mdstat)?;
+        let text = read_text(&self.mdstat)?;
         for array in parse_mdstat(&text) {
             add_mdstat(sink, &array);
         }

@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use exporter_core::CollectError;
+use tracing::debug;
 
 use super::util::io_error;
 
@@ -52,6 +53,26 @@ pub fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf)>, CollectError> {
     Ok(list)
 }
 
+/// Reads a whole kernel text file, replacing invalid UTF-8 with U+FFFD. A missing file is
+/// "no data", any other error a failure naming the path.
+pub fn read_text(path: &Path) -> Result<String, CollectError> {
+    fs::read(path)
+        .map(|bytes| lossy(&bytes))
+        .map_err(|e| io_error(path, e))
+}
+
+/// Reads an optional kernel text file, replacing invalid UTF-8. Returns `None` when the file
+/// is missing or unreadable, logging the error at debug level.
+pub fn read_optional(path: &Path) -> Option<String> {
+    match fs::read(path) {
+        Ok(bytes) => Some(lossy(&bytes)),
+        Err(e) => {
+            debug!(path = %path.display(), error = %e, "Skipped an unreadable file");
+            None
+        }
+    }
+}
+
 /// Parses an unsigned integer field of a kernel text file.
 pub fn parse_u64(text: &str) -> Option<u64> {
     text.trim().parse().ok()
@@ -70,6 +91,17 @@ mod tests {
     fn list_dir_missing_is_no_data() {
         let result = list_dir(Path::new("/nonexistent/dir/for/test"));
         assert!(matches!(result, Err(CollectError::NoData(_))));
+    }
+
+    #[test]
+    fn read_text_replaces_invalid_utf8() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mdstat");
+        fs::write(&path, b"md0 : active\xff\n").unwrap();
+        assert_eq!(read_text(&path).unwrap(), "md0 : active\u{fffd}\n");
+        let missing = read_text(&dir.path().join("absent"));
+        assert!(matches!(missing, Err(CollectError::NoData(_))));
+        assert_eq!(read_optional(&dir.path().join("absent")), None);
     }
 
     #[test]

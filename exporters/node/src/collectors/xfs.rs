@@ -7,8 +7,7 @@ use exporter_core::collector::BuildError;
 use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricSink};
 use tracing::debug;
 
-use super::sysfs::list_dir;
-use super::util::read_file;
+use super::sysfs::{list_dir, read_text};
 use super::NodeConfig;
 
 const DEVICE: &[&str] = &["device"];
@@ -369,7 +368,7 @@ impl BlockingCollector for Xfs {
             if !path.is_file() {
                 continue;
             }
-            let text = read_file(&path)?;
+            let text = read_text(&path)?;
             for (desc, value) in parse_stats(&text) {
                 sink.add(desc, &[&device], value);
             }

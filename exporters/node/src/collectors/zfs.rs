@@ -14,7 +14,7 @@ use exporter_core::{
 };
 use tracing::debug;
 
-use super::sysfs::list_dir;
+use super::sysfs::{list_dir, read_optional};
 use super::NodeConfig;
 
 /// kstat files and the subsystem part of their family names.
@@ -172,7 +172,7 @@ impl BlockingCollector for Zfs {
         }
         for (file, subsystem) in KSTAT_FILES {
             let path = self.base.join(file);
-            let Ok(text) = std::fs::read_to_string(&path) else {
+            let Some(text) = read_optional(&path) else {
                 continue;
             };
             let rows = parse_kstat(&text).ok_or_else(|| {
@@ -196,7 +196,7 @@ impl BlockingCollector for Zfs {
 /// exported is skipped.
 fn collect_pool(sink: &mut MetricSink, pool: &str, dir: &Path) {
     let pool_label = || vec![(Cow::Borrowed("zpool"), pool.to_owned())];
-    if let Ok(text) = std::fs::read_to_string(dir.join("io")) {
+    if let Some(text) = read_optional(&dir.join("io")) {
         for (name, value) in parse_pool_io(&text) {
             let family = format!("node_zfs_zpool_{}", metric_part(&name));
             add_untyped(sink, family, &format!("io.{name}"), pool_label(), value);
@@ -207,11 +207,7 @@ fn collect_pool(sink: &mut MetricSink, pool: &str, dir: &Path) {
         .iter()
         .filter(|(name, _)| name.starts_with("objset-"))
     {
-        let Some((dataset, rows)) = std::fs::read_to_string(path)
-            .ok()
-            .as_deref()
-            .and_then(parse_objset)
-        else {
+        let Some((dataset, rows)) = read_optional(path).as_deref().and_then(parse_objset) else {
             debug!(path = %path.display(), "Skipped an objset kstat without a dataset name");
             continue;
         };
@@ -224,7 +220,7 @@ fn collect_pool(sink: &mut MetricSink, pool: &str, dir: &Path) {
             add_untyped(sink, family, &format!("{name}.{row}"), labels, value);
         }
     }
-    if let Ok(text) = std::fs::read_to_string(dir.join("state")) {
+    if let Some(text) = read_optional(&dir.join("state")) {
         let state = text.lines().next().unwrap_or("").trim().to_lowercase();
         for candidate in POOL_STATES {
             let value = if state == *candidate { 1.0 } else { 0.0 };
