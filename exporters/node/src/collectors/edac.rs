@@ -57,10 +57,30 @@ fn numbered<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
     rest.bytes().all(|b| b.is_ascii_digit()).then_some(rest)
 }
 
-fn read_count(path: &Path) -> Result<f64, CollectError> {
-    read_u64(path).map(|v| v as f64).ok_or_else(|| {
-        CollectError::failed(format!("failed to read a count from {}", path.display()))
-    })
+/// Adds counts to the sink and remembers the files that could not be read, so that one
+/// unreadable count fails the collector without hiding the others.
+#[derive(Default)]
+struct Counts {
+    unreadable: Vec<String>,
+}
+
+impl Counts {
+    fn add(&mut self, sink: &mut MetricSink, desc: &Desc, labels: &[&str], path: &Path) {
+        match read_u64(path) {
+            Some(count) => sink.add(desc, labels, count as f64),
+            None => self.unreadable.push(path.display().to_string()),
+        }
+    }
+
+    fn into_result(self) -> Result<(), CollectError> {
+        if self.unreadable.is_empty() {
+            return Ok(());
+        }
+        let files = self.unreadable.join(", ");
+        Err(CollectError::failed(format!(
+            "failed to read a count from {files}"
+        )))
+    }
 }
 
 /// Reads `ch<N>_dimm_label`, dropping `#` and separating the csrow and channel words as
@@ -77,40 +97,45 @@ fn dimm_label(csrow: &Path, channel: &str) -> String {
 
 impl BlockingCollector for Edac {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
+        let mut counts = Counts::default();
         for (name, controller) in list_dir(&self.base)? {
             let Some(mc) = numbered(&name, "mc") else {
                 continue;
             };
-            sink.add(&CE, &[mc], read_count(&controller.join("ce_count"))?);
-            sink.add(
+            counts.add(sink, &CE, &[mc], &controller.join("ce_count"));
+            let noinfo = [mc, "unknown"];
+            counts.add(
+                sink,
                 &CSROW_CE,
-                &[mc, "unknown"],
-                read_count(&controller.join("ce_noinfo_count"))?,
+                &noinfo,
+                &controller.join("ce_noinfo_count"),
             );
-            sink.add(&UE, &[mc], read_count(&controller.join("ue_count"))?);
-            sink.add(
+            counts.add(sink, &UE, &[mc], &controller.join("ue_count"));
+            counts.add(
+                sink,
                 &CSROW_UE,
-                &[mc, "unknown"],
-                read_count(&controller.join("ue_noinfo_count"))?,
+                &noinfo,
+                &controller.join("ue_noinfo_count"),
             );
             for (row_name, csrow) in list_dir(&controller)? {
                 if let Some(row) = numbered(&row_name, "csrow") {
-                    collect_csrow(sink, mc, row, &csrow)?;
+                    collect_csrow(sink, &mut counts, mc, row, &csrow)?;
                 }
             }
         }
-        Ok(())
+        counts.into_result()
     }
 }
 
 fn collect_csrow(
     sink: &mut MetricSink,
+    counts: &mut Counts,
     mc: &str,
     row: &str,
     csrow: &Path,
 ) -> Result<(), CollectError> {
-    sink.add(&CSROW_CE, &[mc, row], read_count(&csrow.join("ce_count"))?);
-    sink.add(&CSROW_UE, &[mc, row], read_count(&csrow.join("ue_count"))?);
+    counts.add(sink, &CSROW_CE, &[mc, row], &csrow.join("ce_count"));
+    counts.add(sink, &CSROW_UE, &[mc, row], &csrow.join("ue_count"));
     for (file, path) in list_dir(csrow)? {
         let Some(channel) = file
             .strip_prefix("ch")
@@ -122,7 +147,7 @@ fn collect_csrow(
             continue;
         }
         let label = dimm_label(csrow, channel);
-        sink.add(&CHANNEL_CE, &[mc, row, channel, &label], read_count(&path)?);
+        counts.add(sink, &CHANNEL_CE, &[mc, row, channel, &label], &path);
         // Some drivers have no per-channel uncorrectable count.
         if let Some(ue) = read_u64(&csrow.join(format!("ch{channel}_ue_count"))) {
             sink.add(&CHANNEL_UE, &[mc, row, channel, &label], ue as f64);
@@ -188,6 +213,7 @@ mod tests {
     fn edac_missing_count_fails() {
         let base = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(base.path().join("mc0")).unwrap();
+        std::fs::write(base.path().join("mc0/ue_count"), "5\n").unwrap();
 
         let mut sink = MetricSink::new();
         let result = Edac {
@@ -195,5 +221,12 @@ mod tests {
         }
         .collect(&mut sink);
         assert!(matches!(result, Err(CollectError::Failed(_))));
+
+        let families = sink.finish();
+        let ue = families
+            .iter()
+            .find(|f| f.name == "node_edac_uncorrectable_errors_total")
+            .unwrap();
+        assert_eq!(ue.samples[0].value, Value::Number(5.0));
     }
 }

@@ -170,14 +170,18 @@ impl BlockingCollector for Zfs {
                 self.base.display()
             )));
         }
+        // A file without the kstat header fails the collector, as in node_exporter, but the
+        // other files are still exported.
+        let mut invalid = Vec::new();
         for (file, subsystem) in KSTAT_FILES {
             let path = self.base.join(file);
             let Some(text) = read_optional(&path) else {
                 continue;
             };
-            let rows = parse_kstat(&text).ok_or_else(|| {
-                CollectError::failed(format!("no kstat header in {}", path.display()))
-            })?;
+            let Some(rows) = parse_kstat(&text) else {
+                invalid.push(path.display().to_string());
+                continue;
+            };
             for (name, value) in rows {
                 let family = format!("node_{subsystem}_{}", metric_part(&name));
                 add_untyped(sink, family, &format!("{file}.{name}"), Vec::new(), value);
@@ -188,7 +192,12 @@ impl BlockingCollector for Zfs {
                 collect_pool(sink, &pool, &dir);
             }
         }
-        Ok(())
+        if invalid.is_empty() {
+            Ok(())
+        } else {
+            let files = invalid.join(", ");
+            Err(CollectError::failed(format!("no kstat header in {files}")))
+        }
     }
 }
 
@@ -264,6 +273,29 @@ mod tests {
         let (dataset, rows) = parse_objset(text).unwrap();
         assert_eq!(dataset, "tank/my  data");
         assert_eq!(rows, vec![("writes".to_owned(), 5.0)]);
+    }
+
+    #[test]
+    fn zfs_invalid_file_fails_but_exports_rest() {
+        let base = tempfile::tempdir().unwrap();
+        std::fs::write(base.path().join("arcstats"), "garbage\n").unwrap();
+        std::fs::write(
+            base.path().join("zil"),
+            "h\nname type data\nzil_commit_count 4 3\n",
+        )
+        .unwrap();
+
+        let mut sink = MetricSink::new();
+        let result = Zfs {
+            base: base.path().to_path_buf(),
+        }
+        .collect(&mut sink);
+        assert!(matches!(result, Err(CollectError::Failed(_))));
+
+        let families = sink.finish();
+        assert!(families
+            .iter()
+            .any(|f| f.name == "node_zfs_zil_zil_commit_count"));
     }
 
     #[test]
