@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use clap::Arg;
 use exporter_core::collector::BuildError;
 use exporter_core::{cli, AnyCollector, BlockingCollector, CollectError, Desc, MetricSink};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::filter::NameFilter;
 use super::mountinfo::{read_mountinfo, Mount};
@@ -150,7 +150,7 @@ fn filter_with_deprecated(
                     format!("--{old_flag} and --{exclude_flag} are mutually exclusive").into(),
                 );
             }
-            info!(flag = %old_flag, replacement = %exclude_flag, "Deprecated flag in use");
+            warn!(flag = %old_flag, replacement = %exclude_flag, "Deprecated flag in use");
             let include = config
                 .string(&format!("{prefix}-include"))
                 .unwrap_or_default();
