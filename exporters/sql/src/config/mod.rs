@@ -156,7 +156,7 @@ fn toml_message(text: &str, error: &toml::de::Error) -> String {
     let Some(span) = error.span() else {
         return error.message().to_owned();
     };
-    let before = &text[..span.start.min(text.len())];
+    let before = text.get(..span.start).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
     let message = error.message().trim().replace('\n', ": ");
