@@ -403,3 +403,25 @@ async fn sslmode_require_and_verify_full() {
         assert_eq!(succeeded, 0, "{text}");
     }
 }
+
+#[tokio::test]
+async fn scheduler_runs_every_period() {
+    let db = TestDb::create("schedule").await;
+    let yaml = format!(
+        "jobs:\n- name: j\n  cron_schedule: '@every 1s'\n  connections: ['{}']\n  queries:\n  - name: tick\n    values: [v]\n    query: select 1 as v\n",
+        db.url()
+    );
+    let (cache, runners) = build(parse(&yaml, Format::Yaml));
+    let task = tokio::spawn(runners[0].clone().run_forever());
+
+    // @every waits one period before its first run.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = value(&exposition(&cache), "sql_exporter_queries_total", "tick");
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let after = value(&exposition(&cache), "sql_exporter_queries_total", "tick");
+    task.abort();
+
+    assert_eq!(before, None);
+    let runs = after.unwrap_or(0.0);
+    assert!((2.0..=3.0).contains(&runs), "{runs} runs");
+}
