@@ -1,6 +1,7 @@
-//! The results of the last successful run of every query, with the exporter's query statistics,
-//! and the `Gatherer` that serves them. A scrape only reads this cache; the jobs are the only
-//! code that talks to databases.
+//! The latest samples of every query on every connection, with the exporter's query statistics,
+//! and the `Gatherer` that serves them. A run that fails outright keeps the previous samples; a
+//! run with rejected rows replaces them with its valid rows. A scrape only reads this cache; the
+//! jobs are the only code that talks to databases.
 
 use std::collections::BTreeMap;
 use std::sync::RwLock;
