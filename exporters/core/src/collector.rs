@@ -449,7 +449,7 @@ pub fn error_chain(error: &(dyn StdError + 'static)) -> String {
     message
 }
 
-/// Error of a whole scrape, answered with `status` and `message` instead of metrics.
+/// Error of a whole scrape. The server returns `status` and `message` in place of metrics.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct GatherError {
@@ -466,7 +466,7 @@ impl GatherError {
     }
 }
 
-/// What serves the samples of the metrics path. The server adds the exporter's own metrics.
+/// Source of the samples of a metrics path. The server adds the exporter's own metrics.
 #[async_trait]
 pub trait Gatherer: Send + Sync + 'static {
     async fn gather(&self, scrape: &Scrape, sink: &mut MetricSink) -> Result<(), GatherError>;
