@@ -470,6 +470,14 @@ impl GatherError {
 #[async_trait]
 pub trait Gatherer: Send + Sync + 'static {
     async fn gather(&self, scrape: &Scrape, sink: &mut MetricSink) -> Result<(), GatherError>;
+
+    /// Returns a number that changes whenever the gathered samples change, for a gatherer that
+    /// serves samples collected in the background. The server then reuses the encoded response
+    /// of an unchanged generation for up to a second, so a flood of scrapes costs little.
+    /// `None`, the default, gathers anew for every scrape.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A collector set serves the metrics path directly, honouring `collect[]` and `exclude[]`.

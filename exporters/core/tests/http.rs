@@ -725,3 +725,80 @@ fn help_lists_flags_with_defaults() {
     assert!(help.contains("[default: 40]"), "{help}");
     assert!(help.contains("[default: /metrics]"), "{help}");
 }
+
+/// Counts its calls and reports a generation that the test sets.
+struct Generational {
+    calls: Arc<std::sync::atomic::AtomicUsize>,
+    generation: Arc<std::sync::atomic::AtomicU64>,
+}
+
+#[async_trait]
+impl exporter_core::Gatherer for Generational {
+    async fn gather(
+        &self,
+        _scrape: &Scrape,
+        sink: &mut MetricSink,
+    ) -> Result<(), exporter_core::GatherError> {
+        use std::sync::atomic::Ordering;
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        sink.add(&REQUESTS, &["/calls"], call as f64);
+        Ok(())
+    }
+
+    fn generation(&self) -> Option<u64> {
+        Some(self.generation.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+#[tokio::test]
+async fn unchanged_generation_reuses_response() {
+    use std::sync::atomic::Ordering;
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let generation = Arc::new(std::sync::atomic::AtomicU64::new(1));
+    let gatherer = Generational {
+        calls: Arc::clone(&calls),
+        generation: Arc::clone(&generation),
+    };
+    let bound = Server::new(INFO, web_options())
+        .metrics(Arc::new(gatherer))
+        .bind()
+        .await
+        .unwrap();
+    let url = format!("http://{}/metrics", bound.local_addresses()[0]);
+    let (_stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(bound.serve_until(async move {
+        let _ = stopped.await;
+        "test"
+    }));
+
+    for _ in 0..5 {
+        let body = get(&url, &[]).await.text().await.unwrap();
+        assert!(
+            body.contains("test_requests_total{path=\"/calls\"} 1\n"),
+            "{body}"
+        );
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    let gzipped = get(&url, &[("Accept-Encoding", "gzip")]).await;
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "gzip is cached apart from plain text"
+    );
+
+    generation.store(2, Ordering::SeqCst);
+    let body = get(&url, &[]).await.text().await.unwrap();
+    assert!(
+        body.contains("test_requests_total{path=\"/calls\"} 3\n"),
+        "{body}"
+    );
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let body = get(&url, &[]).await.text().await.unwrap();
+    assert!(
+        body.contains("test_requests_total{path=\"/calls\"} 4\n"),
+        "an aged response is refreshed: {body}"
+    );
+}
