@@ -4,6 +4,7 @@
 //! jobs are the only code that talks to databases.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
 use exporter_core::metric::{Histogram, MetricFamily, MetricType, Sample};
@@ -58,6 +59,8 @@ struct Observations {
 pub struct Cache {
     buckets: Vec<f64>,
     state: RwLock<State>,
+    /// Incremented on every change, so the server can reuse an encoded response until then.
+    generation: AtomicU64,
 }
 
 impl Cache {
@@ -66,12 +69,17 @@ impl Cache {
         Cache {
             buckets,
             state: RwLock::new(State::default()),
+            generation: AtomicU64::new(0),
         }
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
         // A panic while holding the lock leaves plain data behind, which stays usable.
-        self.state.write().unwrap_or_else(|e| e.into_inner())
+        let guard = self.state.write().unwrap_or_else(|e| e.into_inner());
+        // Counted while the lock is held: a scrape that sees the new generation waits for the
+        // read lock until this change is complete.
+        self.generation.fetch_add(1, Ordering::Relaxed);
+        guard
     }
 
     /// Replaces the cached samples of one query on one connection.
@@ -168,6 +176,10 @@ impl Gatherer for Cache {
     async fn gather(&self, _scrape: &Scrape, sink: &mut MetricSink) -> Result<(), GatherError> {
         self.write_to(sink);
         Ok(())
+    }
+
+    fn generation(&self) -> Option<u64> {
+        Some(self.generation.load(Ordering::Relaxed))
     }
 }
 
