@@ -10,6 +10,8 @@ pub mod metric;
 pub mod process;
 pub mod server;
 pub mod sink;
+mod tls;
+pub mod web_config;
 
 pub use cli::{ExporterInfo, LogOptions, WebOptions};
 pub use collector::{

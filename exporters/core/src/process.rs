@@ -70,7 +70,8 @@ pub fn add_process_metrics(sink: &mut MetricSink) {
 
 fn limit_value(limit: procfs::process::LimitValue) -> f64 {
     match limit {
-        procfs::process::LimitValue::Unlimited => f64::INFINITY,
+        // client_golang reports an unlimited resource as the largest 64-bit value.
+        procfs::process::LimitValue::Unlimited => u64::MAX as f64,
         procfs::process::LimitValue::Value(v) => v as f64,
     }
 }
@@ -93,7 +94,11 @@ pub fn add_build_info(sink: &mut MetricSink, info: &ExporterInfo) {
     ];
     sink.add_dynamic(
         name,
-        format!("A metric with a constant '1' value labeled by version, revision, branch, goversion from which {} was built, and the goos and goarch for the build.", info.name),
+        format!(
+            "Always 1; the labels give the version and revision of this {} build, the Rust \
+             compiler version (goversion) and the target operating system and architecture.",
+            info.name
+        ),
         crate::metric::MetricType::Gauge,
         labels
             .iter()

@@ -107,7 +107,7 @@ impl MetricSink {
             kind,
             samples,
         } = family;
-        match self.family_index(&name, help, kind) {
+        match self.family_index(name, help, kind) {
             Some(i) => self.families[i].samples.extend(samples),
             None => self.rejected += samples.len(),
         }
@@ -120,7 +120,7 @@ impl MetricSink {
         kind: MetricType,
         s: Sample,
     ) {
-        match self.family_index(&name, help, kind) {
+        match self.family_index(name, help, kind) {
             Some(i) => self.families[i].samples.push(s),
             None => self.rejected += 1,
         }
@@ -130,7 +130,7 @@ impl MetricSink {
     /// with another type.
     fn family_index(
         &mut self,
-        name: &Cow<'static, str>,
+        name: Cow<'static, str>,
         help: Cow<'static, str>,
         kind: MetricType,
     ) -> Option<usize> {
@@ -150,7 +150,7 @@ impl MetricSink {
         let i = self.families.len();
         self.families
             .push(MetricFamily::new(name.clone(), help, kind));
-        self.index.insert(name.clone(), i);
+        self.index.insert(name, i);
         Some(i)
     }
 
