@@ -162,9 +162,7 @@ impl Dsn {
                 "application_name" => {
                     config.application_name(value);
                 }
-                "options" => {
-                    config.options(value);
-                }
+                "options" => {}
                 "connect_timeout" => {
                     let seconds = value
                         .parse::<u64>()
@@ -187,6 +185,13 @@ impl Dsn {
                 other => return Err(invalid(format!("unknown parameter {other:?}"))),
             }
         }
+        // lib/pq, the driver of postgres_exporter, starts every session with
+        // extra_float_digits=2; setting it too keeps pg_settings_extra_float_digits equal.
+        let options = match self.get("options") {
+            Some(given) => format!("-c extra_float_digits=2 {given}"),
+            None => "-c extra_float_digits=2".to_owned(),
+        };
+        config.options(&options);
         Ok(config)
     }
 }
