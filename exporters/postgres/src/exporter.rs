@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use exporter_core::collector::error_chain;
 use exporter_core::metric::LabelName;
 use exporter_core::{CollectorSet, GatherError, MetricSink, MetricType, Scrape, Value};
 use futures_util::future::join_all;
@@ -147,7 +148,7 @@ impl Exporter {
         for (target_sink, result) in join_all(runs).await {
             sink.merge(target_sink);
             if let Err(e) = result {
-                error!(error = %e, "Error scraping target");
+                error!(error = %error_chain(&e), "Error scraping target");
                 errors += 1;
                 if matches!(e, TargetError::Connect(_)) {
                     connect_errors += 1;
@@ -319,7 +320,7 @@ impl Exporter {
             {
                 Ok(samples) => samples.iter().for_each(|s| s.add_to(sink)),
                 Err(e) => {
-                    error!(namespace = %namespace.name, error = %e, "Namespace query failed");
+                    error!(namespace = %namespace.name, error = %error_chain(&e), "Namespace query failed");
                     failed += 1;
                 }
             }
@@ -385,7 +386,7 @@ impl Exporter {
             {
                 Ok(Ok(rows)) => rows,
                 Ok(Err(e)) => {
-                    error!(target = %target.label(), error = %e, "Failed to list databases");
+                    error!(target = %target.label(), error = %error_chain(&e), "Failed to list databases");
                     continue;
                 }
                 Err(_) => continue,
