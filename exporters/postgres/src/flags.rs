@@ -43,7 +43,10 @@ fn option(
 
 /// Adds the exporter's flags to `command`.
 pub fn add_flags(command: Command) -> Command {
+    // Kingpin, the flag parser of postgres_exporter, lets a repeated flag replace the earlier
+    // value instead of rejecting the command line.
     command
+        .args_override_self(true)
         .mut_arg("web.telemetry-path", |arg| arg.env("PG_EXPORTER_WEB_TELEMETRY_PATH"))
         .arg(option("config.file", None, "postgres_exporter.yml", "Path to the configuration file with auth_modules for /probe"))
         .arg(flag("disable-default-metrics", "PG_EXPORTER_DISABLE_DEFAULT_METRICS", "Leave out pg_static and pg_stat_database_conflicts"))
