@@ -162,6 +162,11 @@ impl Cluster {
         )
     }
 
+    /// Directory of the cluster's Unix socket, where local connections use trust auth.
+    pub fn socket_dir(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+
     pub fn host_port(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
@@ -191,7 +196,7 @@ pub async fn connect(dsn: &str) -> tokio_postgres::Client {
     client
 }
 
-/// A running exporter process, killed when dropped. Its stderr is collected in `log`.
+/// A running exporter process, killed when dropped. Its output is collected in `log`.
 pub struct Exporter {
     child: Child,
     pub port: u16,
@@ -209,26 +214,30 @@ impl Exporter {
             .args(args)
             .env_remove("DATA_SOURCE_NAME")
             .env_remove("DATA_SOURCE_URI")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (key, value) in env {
             command.env(key, value);
         }
         let mut child = command.spawn().unwrap();
         let log = Arc::new(Mutex::new(String::new()));
-        let mut stderr = child.stderr.take().unwrap();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buffer) {
-                if n == 0 {
-                    break;
+        // The logfmt logger of exporter-core writes to standard output and the JSON logger to
+        // standard error, so both are collected.
+        let stdout: Box<dyn Read + Send> = Box::new(child.stdout.take().unwrap());
+        let stderr: Box<dyn Read + Send> = Box::new(child.stderr.take().unwrap());
+        for mut stream in [stdout, stderr] {
+            let sink = Arc::clone(&log);
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buffer) {
+                    if n == 0 {
+                        break;
+                    }
+                    let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
+                    sink.lock().unwrap().push_str(&text);
                 }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buffer[..n]));
-            }
-        });
+            });
+        }
         let exporter = Exporter { child, port, log };
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -244,6 +253,19 @@ impl Exporter {
 
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    /// Waits up to five seconds for `text` to appear in the log, which the logger may write a
+    /// moment after the response, and returns the log.
+    pub fn wait_for_log(&self, text: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let log = self.log();
+            if log.contains(text) || started.elapsed() > Duration::from_secs(5) {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

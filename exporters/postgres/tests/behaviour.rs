@@ -1,0 +1,270 @@
+//! What operators rely on beyond the metric names: `pg_up` across a server restart, the scrape
+//! deadline cancelling a blocked query, one connection per target, `/probe` with an auth
+//! module, roles without superuser, a missing extension, and passwords kept out of output.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Cluster, Exporter};
+
+/// The PostgreSQL version of the throwaway clusters of these tests.
+const MAJOR: u32 = 16;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_sets_pg_up_without_exporter_restart() {
+    let cluster = Cluster::start(MAJOR);
+    let exporter = Exporter::start(&[], &[("DATA_SOURCE_NAME", &cluster.dsn("postgres"))]);
+    assert_eq!(exporter.scrape().await.value("pg_up", &[]), Some(1.0));
+
+    cluster.pg_ctl("stop");
+    for _ in 0..2 {
+        let m = exporter.scrape().await;
+        assert_eq!(m.value("pg_up", &[]), Some(0.0), "{}", exporter.log());
+        assert_eq!(m.value("pg_exporter_last_scrape_error", &[]), Some(1.0));
+        assert!(m.has("process_resident_memory_bytes"));
+        assert!(!m.has("pg_scrape_collector_success"));
+    }
+
+    cluster.pg_ctl("start");
+    let m = exporter.scrape().await;
+    assert_eq!(m.value("pg_up", &[]), Some(1.0), "{}", exporter.log());
+    assert_eq!(m.success("database"), Some(1.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocked_query_is_cancelled_at_deadline() {
+    let cluster = Cluster::start(MAJOR);
+    let locker = common::connect(&cluster.dsn("postgres")).await;
+    locker
+        .batch_execute("CREATE TABLE held (id int)")
+        .await
+        .unwrap();
+    locker
+        .batch_execute("BEGIN; LOCK TABLE held IN ACCESS EXCLUSIVE MODE;")
+        .await
+        .unwrap();
+    let exporter = Exporter::start(
+        &["--collection-timeout=2s"],
+        &[("DATA_SOURCE_NAME", &cluster.dsn("postgres"))],
+    );
+
+    let started = Instant::now();
+    let m = exporter.scrape().await;
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(6), "{elapsed:?}");
+    assert_eq!(
+        m.success("stat_user_tables"),
+        Some(0.0),
+        "{}",
+        exporter.log()
+    );
+    assert_eq!(m.success("database"), Some(1.0));
+    assert_eq!(m.value("pg_up", &[]), Some(1.0));
+
+    // The blocked query must not wait on the server after the scrape ended.
+    let watcher = common::connect(&cluster.dsn("postgres")).await;
+    let mut waiting = i64::MAX;
+    for _ in 0..50 {
+        let row = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap();
+        waiting = row.get(0);
+        if waiting == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        waiting, 0,
+        "a query of the exporter still waits on the lock"
+    );
+
+    locker.batch_execute("COMMIT").await.unwrap();
+    let m = exporter.scrape().await;
+    assert_eq!(
+        m.success("stat_user_tables"),
+        Some(1.0),
+        "{}",
+        exporter.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_scrapes_share_one_connection() {
+    let cluster = Cluster::start(MAJOR);
+    let exporter = Exporter::start(
+        &["--collector.stat_statements"],
+        &[("DATA_SOURCE_NAME", &cluster.dsn("postgres"))],
+    );
+    let scrapes = (0..8).map(|_| exporter.get("/metrics"));
+    for (status, _) in futures_util::future::join_all(scrapes).await {
+        assert_eq!(status, 200);
+    }
+    let watcher = common::connect(&cluster.dsn("postgres")).await;
+    let row = watcher
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    let connections: i64 = row.get(0);
+    assert_eq!(connections, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_uses_auth_module_credentials() {
+    let cluster = Cluster::start_with(MAJOR, true);
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        config.path(),
+        "auth_modules:\n  mon:\n    type: userpass\n    userpass:\n      username: monitor\n      password: Pr0be-s3cret\n    options:\n      sslmode: disable\n",
+    )
+    .unwrap();
+    create_role(&cluster, "monitor", "Pr0be-s3cret", "pg_monitor").await;
+
+    let config_flag = format!("--config.file={}", config.path().display());
+    let exporter = Exporter::start(&[&config_flag], &[]);
+    let target = format!("/probe?target={}/postgres", cluster.host_port());
+
+    let (status, body) = exporter.get(&format!("{target}&auth_module=mon")).await;
+    assert_eq!(status, 200, "{body}");
+    let m = common::Metrics::parse(&body);
+    assert_eq!(m.value("pg_up", &[]), Some(1.0), "{}", exporter.log());
+    assert_eq!(m.success("stat_database"), Some(1.0));
+    assert!(!m.has("process_resident_memory_bytes"));
+
+    let (status, body) = exporter.get(&target).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(common::Metrics::parse(&body).value("pg_up", &[]), Some(0.0));
+
+    let (status, body) = exporter.get(&format!("{target}&auth_module=nope")).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("nope"), "{body}");
+    let (status, _) = exporter.get("/probe").await;
+    assert_eq!(status, 400);
+
+    assert!(
+        !exporter.log().contains("Pr0be-s3cret"),
+        "{}",
+        exporter.log()
+    );
+}
+
+/// Creates a login role that may connect over TCP with `password`, member of `member_of`.
+async fn create_role(cluster: &Cluster, name: &str, password: &str, member_of: &str) {
+    let socket = format!(
+        "host={} port={} user=postgres dbname=postgres",
+        cluster.socket_dir(),
+        cluster.port
+    );
+    let admin = common::connect(&socket).await;
+    let mut sql = format!("CREATE ROLE {name} LOGIN PASSWORD '{password}'");
+    if !member_of.is_empty() {
+        sql.push_str(&format!(" IN ROLE {member_of}"));
+    }
+    admin.batch_execute(&sql).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_never_appears_in_output() {
+    let cluster = Cluster::start_with(MAJOR, true);
+    let dsn = format!(
+        "postgresql://postgres:Wr0ng-s3cret@{}/postgres?sslmode=disable",
+        cluster.host_port()
+    );
+    let exporter = Exporter::start(&[], &[("DATA_SOURCE_NAME", &dsn)]);
+    let (status, body) = exporter.get("/metrics").await;
+    assert_eq!(status, 200);
+    assert_eq!(common::Metrics::parse(&body).value("pg_up", &[]), Some(0.0));
+    assert!(!body.contains("Wr0ng-s3cret"));
+    let log = exporter.wait_for_log("password authentication failed");
+    assert!(log.contains("password authentication failed"), "{log}");
+    assert!(!log.contains("Wr0ng-s3cret"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitoring_roles_cost_only_affected_collectors() {
+    let cluster = Cluster::start_with(MAJOR, true);
+    create_role(&cluster, "monitor", "m0n", "pg_monitor").await;
+    create_role(&cluster, "nobody", "n0b0dy", "").await;
+
+    let monitor = format!(
+        "postgresql://monitor:m0n@{}/postgres?sslmode=disable",
+        cluster.host_port()
+    );
+    let exporter = Exporter::start(&[], &[("DATA_SOURCE_NAME", &monitor)]);
+    let m = exporter.scrape().await;
+    assert_eq!(m.value("pg_up", &[]), Some(1.0));
+    for collector in [
+        "database",
+        "locks",
+        "settings",
+        "stat_activity",
+        "stat_database",
+        "wal",
+        "replication_slots",
+    ] {
+        assert_eq!(
+            m.success(collector),
+            Some(1.0),
+            "pg_monitor {collector}: {}",
+            exporter.log()
+        );
+    }
+    drop(exporter);
+
+    let nobody = format!(
+        "postgresql://nobody:n0b0dy@{}/postgres?sslmode=disable",
+        cluster.host_port()
+    );
+    let exporter = Exporter::start(&[], &[("DATA_SOURCE_NAME", &nobody)]);
+    let m = exporter.scrape().await;
+    assert_eq!(m.value("pg_up", &[]), Some(1.0));
+    assert_eq!(m.success("wal"), Some(0.0), "pg_ls_waldir needs pg_monitor");
+    for collector in [
+        "database",
+        "locks",
+        "settings",
+        "stat_activity",
+        "stat_database",
+        "roles",
+    ] {
+        assert_eq!(
+            m.success(collector),
+            Some(1.0),
+            "no role {collector}: {}",
+            exporter.log()
+        );
+    }
+    assert!(m
+        .value("pg_database_size_bytes", &[("datname", "postgres")])
+        .is_some());
+    let log = exporter.wait_for_log("collector=wal");
+    assert!(
+        log.contains("collector=wal") && log.contains("pg_ls_waldir"),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_pg_stat_statements_fails_only_its_collector() {
+    let cluster = Cluster::start(MAJOR);
+    let exporter = Exporter::start(
+        &["--collector.stat_statements"],
+        &[("DATA_SOURCE_NAME", &cluster.dsn("postgres"))],
+    );
+    let m = exporter.scrape().await;
+    assert_eq!(m.value("pg_up", &[]), Some(1.0));
+    assert_eq!(m.success("stat_statements"), Some(0.0));
+    assert_eq!(m.success("stat_database"), Some(1.0));
+    assert!(!m.has("pg_stat_statements_calls_total"));
+    let log = exporter.wait_for_log("collector=stat_statements");
+    assert!(log.contains("collector=stat_statements"), "{log}");
+}
