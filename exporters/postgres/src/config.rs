@@ -96,13 +96,13 @@ impl AuthModule {
 
 /// Reads the configuration file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let shown = path.display().to_string();
+    let display_path = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: shown.clone(),
+        path: display_path.clone(),
         source,
     })?;
     serde_yaml::from_str(&text).map_err(|source| ConfigError::Parse {
-        path: shown,
+        path: display_path,
         source,
     })
 }

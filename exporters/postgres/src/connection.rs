@@ -1,6 +1,6 @@
 //! One database connection per target, reused across scrapes.
 //!
-//! A [`Target`] holds at most one open connection. A scrape locks the target for its whole run,
+//! A [`Target`] keeps at most one open connection. A scrape locks the target for its whole run,
 //! so concurrent scrapes of one target wait for each other instead of opening more connections.
 //! A connection that the server closed (a restart, `pg_terminate_backend`) is noticed at the
 //! next scrape and replaced; a connection whose query outlived the scrape deadline is cancelled
@@ -37,7 +37,7 @@ pub enum ConnectError {
     },
 }
 
-/// Error of one query, naming it so that the log line says which query failed.
+/// Error of one query, with the query's name so that the log line identifies it.
 #[derive(Debug, thiserror::Error)]
 #[error("query {query} failed: {source}")]
 pub struct QueryError {
@@ -238,7 +238,7 @@ pub struct TargetPool {
 }
 
 impl TargetPool {
-    /// Creates a pool that drops idle targets (and closes their connections) once it holds more
+    /// Creates a pool that drops idle targets (and closes their connections) once it contains more
     /// than `max_idle` targets, which bounds the connections that `/probe` requests with ever
     /// new targets can leave open.
     pub fn new(max_idle: usize) -> TargetPool {

@@ -201,7 +201,7 @@ fn strip_scheme(text: &str) -> Option<&str> {
         .or_else(|| text.strip_prefix("postgres://"))
 }
 
-/// A key/value string starts with `word =` followed by a value.
+/// Reports whether `text` starts like a key/value string: a word, `=` and a value.
 fn looks_like_key_value(text: &str) -> bool {
     let Some((key, rest)) = text.split_once('=') else {
         return false;
@@ -372,11 +372,12 @@ pub fn redact_unparsed(text: &str) -> String {
     out
 }
 
-/// Reads the data source names from the environment, as postgres_exporter does:
-/// `DATA_SOURCE_NAME` (a comma-separated list) wins; otherwise `DATA_SOURCE_URI` (host, port,
-/// database and options, without a scheme) is combined with `DATA_SOURCE_USER` and
-/// `DATA_SOURCE_PASS`. Each of the last three may instead be read from the file named by its
-/// `_FILE` variable.
+/// Reads the data source names from the environment, as postgres_exporter does.
+///
+/// `DATA_SOURCE_NAME`, a comma-separated list, takes precedence. Without it,
+/// `DATA_SOURCE_URI` (host, port, database and options, without a scheme) is combined with
+/// `DATA_SOURCE_USER` and `DATA_SOURCE_PASS`. Each of these three may instead be read from the
+/// file named by its `_FILE` variable.
 pub fn from_environment(env: impl Fn(&str) -> Option<String>) -> Result<Vec<String>, DsnError> {
     if let Some(names) = env("DATA_SOURCE_NAME").filter(|v| !v.is_empty()) {
         return Ok(names.split(',').map(str::to_owned).collect());

@@ -82,7 +82,7 @@ impl Exporter {
     pub fn new(options: Options, collectors: CollectorSet) -> Exporter {
         let mut namespaces = vec![default_metrics::conflicts_namespace()];
         let user_queries = options.user_queries_path.as_ref().map(|path| {
-            let shown = path.display().to_string();
+            let display_path = path.display().to_string();
             let hashsum = std::fs::read(path)
                 .map(|b| sha256_hex(&b))
                 .unwrap_or_default();
@@ -90,7 +90,7 @@ impl Exporter {
                 Ok(loaded) => {
                     namespaces.extend(loaded.namespaces);
                     UserQueriesStatus {
-                        path: shown,
+                        path: display_path,
                         hashsum,
                         failed: false,
                     }
@@ -98,7 +98,7 @@ impl Exporter {
                 Err(e) => {
                     error!(error = %e, "Failed to load user queries");
                     UserQueriesStatus {
-                        path: shown,
+                        path: display_path,
                         hashsum,
                         failed: true,
                     }

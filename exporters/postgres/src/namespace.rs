@@ -13,7 +13,7 @@ use exporter_core::{Histogram, MetricSink, MetricType, Value};
 
 use crate::value::Cell;
 
-/// What a column of a namespace query is used for (`usage:` in queries.yaml).
+/// Role of a column of a namespace query (`usage:` in queries.yaml).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Usage {
     Discard,

@@ -77,12 +77,12 @@ pub struct UserQueries {
 
 /// Reads and parses the queries file at `path`.
 pub fn load(path: &Path) -> Result<UserQueries, UserQueriesError> {
-    let shown = path.display().to_string();
+    let display_path = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| UserQueriesError::Read {
-        path: shown.clone(),
+        path: display_path.clone(),
         source,
     })?;
-    parse(&text, &shown)
+    parse(&text, &display_path)
 }
 
 /// Parses the text of a queries file; `path` is used in errors.
@@ -143,18 +143,18 @@ fn comparator_matches(comparator: &str, version: ServerVersion) -> Option<bool> 
         .unwrap_or(comparator.len());
     let (op, number) = comparator.split_at(split);
     let mut parts = number.split('.').map(|p| p.parse::<u32>());
-    let wanted = ServerVersion {
+    let required = ServerVersion {
         major: parts.next()?.ok()?,
         minor: parts.next().unwrap_or(Ok(0)).ok()?,
         patch: parts.next().unwrap_or(Ok(0)).ok()?,
     };
     Some(match op {
-        ">=" => version >= wanted,
-        ">" => version > wanted,
-        "<=" => version <= wanted,
-        "<" => version < wanted,
-        "" | "=" | "==" => version == wanted,
-        "!=" => version != wanted,
+        ">=" => version >= required,
+        ">" => version > required,
+        "<=" => version <= required,
+        "<" => version < required,
+        "" | "=" | "==" => version == required,
+        "!=" => version != required,
         _ => return None,
     })
 }

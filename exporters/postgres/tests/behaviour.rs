@@ -1,6 +1,7 @@
-//! What operators rely on beyond the metric names: `pg_up` across a server restart, the scrape
-//! deadline cancelling a blocked query, one connection per target, `/probe` with an auth
-//! module, roles without superuser, a missing extension, and passwords kept out of output.
+//! Behaviour that operators rely on beyond the metric names. The tests cover `pg_up` across a
+//! server restart, the scrape deadline cancelling a blocked query, one connection per target,
+//! `/probe` with an auth module, roles without superuser and a missing extension. They also
+//! check that passwords stay out of the output and the log.
 
 mod common;
 

@@ -187,7 +187,7 @@ fn check_default_families(m: &common::Metrics, major: u32) {
     assert!(m.has("postgres_exporter_build_info"));
 }
 
-/// A table that was never scanned, vacuumed or analyzed has NULL statistics; they read as 0.
+/// Checks that the NULL statistics of a table never scanned, vacuumed or analyzed read as 0.
 fn check_null_statistics(m: &common::Metrics) {
     let table = [
         ("datname", "postgres"),
