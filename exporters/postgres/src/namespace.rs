@@ -147,68 +147,85 @@ pub fn convert_rows(
         );
         for (i, column) in columns.iter().enumerate() {
             let family = format!("{prefixed_name}_{column}");
-            let sample =
-                |name: String, help: String, kind: MetricType, value: Value| NamespaceSample {
+            match convert_column(namespace, column, family, &index, row, i) {
+                Converted::Skip => {}
+                Converted::Sample(name, help, kind, value) => samples.push(NamespaceSample {
                     name,
                     help,
                     kind,
                     labels: labels.clone(),
                     value,
-                };
-            let Some(mapping) = namespace.columns.get(column) else {
-                if is_histogram_part(namespace, column) {
-                    continue;
-                }
-                match value_or_nan(&row[i]) {
-                    Some(v) => samples.push(sample(
-                        family,
-                        format!("Column {column} of {} without a mapping.", namespace.name),
-                        MetricType::Untyped,
-                        Value::Number(v),
-                    )),
-                    None => problems.push(format!(
-                        "{}: column {column} is not numeric",
-                        namespace.name
-                    )),
-                }
-                continue;
-            };
-            let help = mapping.description.clone();
-            let converted = match mapping.usage {
-                Usage::Discard | Usage::Label => continue,
-                Usage::Counter | Usage::Gauge => value_or_nan(&row[i]).map(|v| {
-                    let kind = if mapping.usage == Usage::Counter {
-                        MetricType::Counter
-                    } else {
-                        MetricType::Gauge
-                    };
-                    sample(family, help, kind, Value::Number(v))
                 }),
-                Usage::MappedMetric => mapping
-                    .mapping
-                    .get(&row[i].label())
-                    .map(|v| sample(family, help, MetricType::Gauge, Value::Number(*v))),
-                Usage::Duration => duration_milliseconds(&row[i]).map(|v| {
-                    sample(
-                        format!("{family}_milliseconds"),
-                        help,
-                        MetricType::Gauge,
-                        Value::Number(v),
-                    )
-                }),
-                Usage::Histogram => histogram(column, &index, row)
-                    .map(|h| sample(family, help, MetricType::Histogram, Value::Histogram(h))),
-            };
-            match converted {
-                Some(s) => samples.push(s),
-                None => problems.push(format!(
-                    "{}: value {:?} of column {column} cannot be converted",
-                    namespace.name, row[i]
-                )),
+                Converted::Problem(problem) => problems.push(problem),
             }
         }
     }
     (samples, problems)
+}
+
+/// Outcome of converting one column of one row.
+enum Converted {
+    /// The column is a label, discarded, or a part of a histogram read with its base column.
+    Skip,
+    /// Family name, HELP text, type and value.
+    Sample(String, String, MetricType, Value),
+    Problem(String),
+}
+
+fn convert_column(
+    namespace: &Namespace,
+    column: &str,
+    family: String,
+    index: &HashMap<&str, usize>,
+    row: &[Cell],
+    i: usize,
+) -> Converted {
+    let cell = &row[i];
+    let Some(mapping) = namespace.columns.get(column) else {
+        if is_histogram_part(namespace, column) {
+            return Converted::Skip;
+        }
+        return match value_or_nan(cell) {
+            Some(v) => Converted::Sample(
+                family,
+                format!("Column {column} of {} without a mapping.", namespace.name),
+                MetricType::Untyped,
+                Value::Number(v),
+            ),
+            None => Converted::Problem(format!(
+                "{}: column {column} is not numeric",
+                namespace.name
+            )),
+        };
+    };
+    let help = mapping.description.clone();
+    let converted = match mapping.usage {
+        Usage::Discard | Usage::Label => return Converted::Skip,
+        Usage::Counter => {
+            value_or_nan(cell).map(|v| (family, MetricType::Counter, Value::Number(v)))
+        }
+        Usage::Gauge => value_or_nan(cell).map(|v| (family, MetricType::Gauge, Value::Number(v))),
+        Usage::MappedMetric => mapping
+            .mapping
+            .get(&cell.label())
+            .map(|v| (family, MetricType::Gauge, Value::Number(*v))),
+        Usage::Duration => duration_milliseconds(cell).map(|v| {
+            (
+                format!("{family}_milliseconds"),
+                MetricType::Gauge,
+                Value::Number(v),
+            )
+        }),
+        Usage::Histogram => histogram(column, index, row)
+            .map(|h| (family, MetricType::Histogram, Value::Histogram(h))),
+    };
+    match converted {
+        Some((name, kind, value)) => Converted::Sample(name, help, kind, value),
+        None => Converted::Problem(format!(
+            "{}: value {cell:?} of column {column} cannot be converted",
+            namespace.name
+        )),
+    }
 }
 
 /// Reports whether `column` is the `_bucket`, `_sum` or `_count` column of a histogram column.
