@@ -12,10 +12,12 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, MutexGuard};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_postgres::{CancelToken, Client, NoTls, Row};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{CancelToken, Client, NoTls, Row, Socket};
 use tracing::{debug, info, warn};
 
 use crate::dsn::{Dsn, DsnError};
+use crate::tls::MakeRustls;
 use crate::value::{self, Cell};
 
 /// Error of connecting to a target; the message carries the DSN without its password.
@@ -90,6 +92,8 @@ impl ServerVersion {
 pub struct Session {
     client: Client,
     cancel: CancelToken,
+    /// The TLS connector of the connection, which the cancel request uses too.
+    tls: Option<MakeRustls>,
     task: JoinHandle<()>,
     pub version: ServerVersion,
     /// The full text of `SELECT version()`.
@@ -214,11 +218,8 @@ impl TargetGuard<'_> {
             return;
         };
         warn!(target = %self.target.label, "Cancelling queries that outlived the scrape deadline");
-        let cancel = tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            session.cancel.cancel_query(NoTls),
-        )
-        .await;
+        let cancel =
+            tokio::time::timeout(std::time::Duration::from_secs(5), cancel_query(&session)).await;
         match cancel {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
@@ -266,24 +267,51 @@ impl TargetPool {
     }
 }
 
-async fn connect(target: &Target, deadline: Instant) -> Result<Session, ConnectError> {
-    let config = target.dsn.to_config()?;
-    let label = target.label.clone();
-    let (client, connection) = tokio::time::timeout_at(deadline, config.connect(NoTls))
+/// Sends a cancel request for the query running on `session`'s connection.
+async fn cancel_query(session: &Session) -> Result<(), tokio_postgres::Error> {
+    match &session.tls {
+        None => session.cancel.cancel_query(NoTls).await,
+        Some(make) => session.cancel.cancel_query(make.clone()).await,
+    }
+}
+
+/// Opens a connection with the TLS connector `tls` and spawns the task that drives it.
+async fn open<T>(
+    config: &tokio_postgres::Config,
+    tls: T,
+    deadline: Instant,
+    label: &str,
+) -> Result<(Client, JoinHandle<()>), ConnectError>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = tokio::time::timeout_at(deadline, config.connect(tls))
         .await
         .map_err(|_| ConnectError::Timeout {
-            target: label.clone(),
+            target: label.to_owned(),
         })?
         .map_err(|source| ConnectError::Connect {
-            target: label.clone(),
+            target: label.to_owned(),
             source,
         })?;
-    let task_label = label.clone();
+    let task_label = label.to_owned();
     let task = tokio::spawn(async move {
         if let Err(e) = connection.await {
             debug!(target = %task_label, error = %e, "Connection ended");
         }
     });
+    Ok((client, task))
+}
+
+async fn connect(target: &Target, deadline: Instant) -> Result<Session, ConnectError> {
+    let config = target.dsn.to_config()?;
+    let tls = target.dsn.tls()?;
+    let label = target.label.clone();
+    let (client, task) = match &tls {
+        None => open(&config, NoTls, deadline, &label).await?,
+        Some(make) => open(&config, make.clone(), deadline, &label).await?,
+    };
     let cancel = client.cancel_token();
 
     let version_query = client.query_one("SELECT version(), current_database()", &[]);
@@ -307,6 +335,7 @@ async fn connect(target: &Target, deadline: Instant) -> Result<Session, ConnectE
     Ok(Session {
         client,
         cancel,
+        tls,
         task,
         version,
         version_text,

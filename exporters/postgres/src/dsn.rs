@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use tokio_postgres::config::SslMode;
 
+use crate::tls::{MakeRustls, TlsSettings, Verification};
+
 /// Error in a data source name. The message never contains the password.
 #[derive(Debug, thiserror::Error)]
 pub enum DsnError {
@@ -127,15 +129,15 @@ impl Dsn {
         format!("{}:{}", host.unwrap_or("localhost"), port.unwrap_or("5432"))
     }
 
-    /// Builds the tokio-postgres configuration. TLS is not supported, so `sslmode` values that
-    /// require it are rejected; the default is a plain connection.
+    /// Builds the tokio-postgres configuration. Without `sslmode` a TCP connection tries TLS
+    /// and falls back to plain text (`prefer`); Unix socket connections never use TLS.
     pub fn to_config(&self) -> Result<tokio_postgres::Config, DsnError> {
         let invalid = |reason: String| DsnError::Invalid {
             dsn: self.loggable(),
             reason,
         };
         let mut config = tokio_postgres::Config::new();
-        config.ssl_mode(SslMode::Disable);
+        config.ssl_mode(self.ssl_mode().map_err(invalid)?);
         config.host(
             self.get("host")
                 .filter(|h| !h.is_empty())
@@ -171,17 +173,7 @@ impl Dsn {
                         config.connect_timeout(Duration::from_secs(seconds));
                     }
                 }
-                "sslmode" => match value.as_str() {
-                    "disable" | "allow" | "prefer" => {}
-                    other => {
-                        // NOTE: the exporter links no TLS connector yet, so servers that
-                        // require TLS cannot be monitored.
-                        return Err(invalid(format!(
-                            "sslmode={other} needs TLS, which this build does not support; use sslmode=disable"
-                        )));
-                    }
-                },
-                "sslcert" | "sslkey" | "sslrootcert" | "sslcrl" | "fallback_application_name" => {}
+                "sslmode" | "sslcert" | "sslkey" | "sslrootcert" | "fallback_application_name" => {}
                 other => return Err(invalid(format!("unknown parameter {other:?}"))),
             }
         }
@@ -193,6 +185,57 @@ impl Dsn {
         };
         config.options(&options);
         Ok(config)
+    }
+}
+
+impl Dsn {
+    fn is_unix_socket(&self) -> bool {
+        self.get("host").is_some_and(|h| h.starts_with('/'))
+    }
+
+    /// Maps `sslmode` to what tokio-postgres enforces: whether TLS is off, tried or required.
+    fn ssl_mode(&self) -> Result<SslMode, String> {
+        if self.is_unix_socket() {
+            return Ok(SslMode::Disable);
+        }
+        match self.get("sslmode").unwrap_or("prefer") {
+            "disable" => Ok(SslMode::Disable),
+            "allow" | "prefer" => Ok(SslMode::Prefer),
+            "require" | "verify-ca" | "verify-full" => Ok(SslMode::Require),
+            other => Err(format!(
+                "invalid sslmode {other:?}: expected disable, allow, prefer, require, verify-ca or verify-full"
+            )),
+        }
+    }
+
+    /// Builds the TLS connector of this DSN, or `None` when TLS is off. As in libpq,
+    /// `sslmode=require` with `sslrootcert` checks the certificate chain like `verify-ca`.
+    pub fn tls(&self) -> Result<Option<MakeRustls>, DsnError> {
+        let invalid = |reason: String| DsnError::Invalid {
+            dsn: self.loggable(),
+            reason,
+        };
+        if self.ssl_mode().map_err(invalid)? == SslMode::Disable {
+            return Ok(None);
+        }
+        let mode = self.get("sslmode").unwrap_or("prefer");
+        let root_certificate = self.get("sslrootcert").filter(|p| !p.is_empty());
+        let verification = match mode {
+            "verify-full" => Verification::Full,
+            "verify-ca" => Verification::Chain,
+            "require" if root_certificate.is_some() => Verification::Chain,
+            _ => Verification::None,
+        };
+        let settings = TlsSettings {
+            verification,
+            mode,
+            root_certificate,
+            client_certificate: self.get("sslcert").filter(|p| !p.is_empty()),
+            client_key: self.get("sslkey").filter(|p| !p.is_empty()),
+        };
+        crate::tls::connector(&settings)
+            .map(Some)
+            .map_err(|e| invalid(e.to_string()))
     }
 }
 
@@ -473,9 +516,26 @@ mod tests {
     }
 
     #[test]
-    fn tls_modes_are_rejected() {
-        let dsn = Dsn::parse("postgresql://h/d?sslmode=require").unwrap();
-        assert!(dsn.to_config().is_err());
+    fn ssl_modes_map_to_tls_settings() {
+        let plain = Dsn::parse("postgresql://h/d?sslmode=disable").unwrap();
+        assert!(plain.tls().unwrap().is_none());
+        let socket = Dsn::parse("host=/run/postgresql sslmode=require").unwrap();
+        assert!(socket.tls().unwrap().is_none());
+        let default = Dsn::parse("postgresql://h/d").unwrap();
+        assert!(default.tls().unwrap().is_some());
+        let bad = Dsn::parse("postgresql://h/d?sslmode=sometimes").unwrap();
+        assert!(bad.to_config().is_err());
+    }
+
+    #[test]
+    fn verify_modes_need_a_root_certificate() {
+        let dsn = Dsn::parse("postgresql://h/d?sslmode=verify-full").unwrap();
+        let error = dsn.tls().err().unwrap();
+        assert!(error.to_string().contains("sslrootcert"), "{error}");
+        let dsn =
+            Dsn::parse("postgresql://h/d?sslmode=verify-ca&sslrootcert=/nonexistent.pem").unwrap();
+        let error = dsn.tls().err().unwrap();
+        assert!(error.to_string().contains("/nonexistent.pem"), "{error}");
     }
 
     #[test]

@@ -10,5 +10,6 @@ pub mod endpoints;
 pub mod exporter;
 pub mod flags;
 pub mod namespace;
+pub mod tls;
 pub mod user_queries;
 pub mod value;

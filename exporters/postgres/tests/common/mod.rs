@@ -162,6 +162,34 @@ impl Cluster {
         )
     }
 
+    /// Writes a server certificate and key into the data directory and turns TLS on with a
+    /// configuration reload.
+    pub async fn enable_tls(&self, certificate_pem: &str, key_pem: &str) {
+        let data = self.dir.path().join("data");
+        for (name, content) in [("server.crt", certificate_pem), ("server.key", key_pem)] {
+            let path = data.join(name);
+            std::fs::write(&path, content).unwrap();
+            std::os::unix::fs::chown(&path, Some(self.uid), Some(self.gid)).unwrap();
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .unwrap();
+        }
+        let admin = connect(&format!(
+            "host={} port={} user=postgres dbname=postgres",
+            self.socket_dir(),
+            self.port
+        ))
+        .await;
+        admin
+            .batch_execute("ALTER SYSTEM SET ssl = on")
+            .await
+            .unwrap();
+        admin
+            .batch_execute("SELECT pg_reload_conf()")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
     /// Directory of the cluster's Unix socket, where local connections use trust auth.
     pub fn socket_dir(&self) -> String {
         self.dir.path().display().to_string()
