@@ -1,6 +1,6 @@
 //! TLS for database connections through rustls, with the `sslmode` semantics of libpq
-//! (PostgreSQL manual, section "SSL Support"): `prefer` and `require` encrypt without checking
-//! the server certificate, `verify-ca` checks it against `sslrootcert`, and `verify-full` also
+//! (PostgreSQL manual, section "SSL Support"). `prefer` and `require` encrypt without checking
+//! the server certificate. `verify-ca` checks it against `sslrootcert`, and `verify-full` also
 //! checks that it names the host.
 
 use std::future::Future;
@@ -19,14 +19,14 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect};
 
-/// How the server certificate is checked.
+/// Level of checking of the server certificate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verification {
-    /// Encrypt only (`prefer`, `require`).
+    /// Encryption only (`prefer`, `require`).
     None,
-    /// Check the chain against the root certificates (`verify-ca`).
+    /// Chain checked against the root certificates (`verify-ca`).
     Chain,
-    /// Check the chain and the host name (`verify-full`).
+    /// Chain and host name checked (`verify-full`).
     Full,
 }
 
