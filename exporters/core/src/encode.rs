@@ -319,24 +319,81 @@ pub fn write_float(out: &mut String, value: f64) {
         return;
     }
     if value == value.trunc() && value.abs() < 1e6 {
-        let _ = write!(out, "{}", value as i64);
+        out.push_str(itoa::Buffer::new().format(value as i64));
         return;
     }
-    // `{:e}` gives the shortest round-trip digits with a decimal exponent, such as `1.5e-7`.
-    let scientific = format!("{value:e}");
-    let Some((mantissa, exponent)) = scientific.split_once('e') else {
-        out.push_str(&scientific);
-        return;
-    };
-    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let mut buffer = ryu::Buffer::new();
+    let shortest = buffer.format_finite(value);
+    let (negative, digits, exponent) = decompose(shortest);
+    if negative {
+        out.push('-');
+    }
     if (-4..6).contains(&exponent) {
-        let _ = write!(out, "{value}");
+        write_decimal(out, &digits, exponent);
+    } else {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if exponent < 0 { '-' } else { '+' });
+        if exponent.abs() < 10 {
+            out.push('0');
+        }
+        out.push_str(itoa::Buffer::new().format(exponent.abs()));
+    }
+}
+
+/// Splits ryu's shortest representation (`-1.5e-7`, `123.25`, `1e21`) into the sign, the
+/// significant digits without leading or trailing zeros, and the decimal exponent of the first
+/// digit.
+fn decompose(text: &str) -> (bool, String, i32) {
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i32>().unwrap_or(0)),
+        None => (text, 0),
+    };
+    let integer_len = mantissa.find('.').unwrap_or(mantissa.len()) as i32;
+    let all: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let leading = all.len() - all.trim_start_matches('0').len();
+    let digits = all.trim_start_matches('0').trim_end_matches('0').to_owned();
+    let digits = if digits.is_empty() {
+        "0".to_owned()
+    } else {
+        digits
+    };
+    (
+        negative,
+        digits,
+        integer_len - 1 - leading as i32 + exponent,
+    )
+}
+
+/// Writes digits with the first one at decimal exponent `exponent` in positional notation.
+fn write_decimal(out: &mut String, digits: &str, exponent: i32) {
+    if exponent < 0 {
+        out.push_str("0.");
+        for _ in 0..(-exponent - 1) {
+            out.push('0');
+        }
+        out.push_str(digits);
         return;
     }
-    out.push_str(mantissa);
-    out.push('e');
-    out.push(if exponent < 0 { '-' } else { '+' });
-    let _ = write!(out, "{:02}", exponent.abs());
+    let integer_len = exponent as usize + 1;
+    if digits.len() <= integer_len {
+        out.push_str(digits);
+        for _ in digits.len()..integer_len {
+            out.push('0');
+        }
+    } else {
+        out.push_str(&digits[..integer_len]);
+        out.push('.');
+        out.push_str(&digits[integer_len..]);
+    }
 }
 
 #[cfg(test)]
@@ -364,6 +421,12 @@ mod tests {
         assert_eq!(float(123456.789), "123456.789");
         assert_eq!(float(1234567.5), "1.2345675e+06");
         assert_eq!(float(0.0001), "0.0001");
+        assert_eq!(float(0.00001), "1e-05");
+        assert_eq!(float(-2.5e-300), "-2.5e-300");
+        assert_eq!(float(1.7976931348623157e308), "1.7976931348623157e+308");
+        assert_eq!(float(18446744073709551615.0), "1.8446744073709552e+19");
+        assert_eq!(float(-1234.5), "-1234.5");
+        assert_eq!(float(100000.5), "100000.5");
         assert_eq!(float(f64::NAN), "NaN");
         assert_eq!(float(f64::INFINITY), "+Inf");
         assert_eq!(float(f64::NEG_INFINITY), "-Inf");

@@ -35,6 +35,7 @@ pub fn init(options: LogOptions) {
             .with_span_name(false)
             .with_span_path(false)
             .layer()
+            .with_writer(std::io::stderr)
             .with_filter(filter)
             .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()

@@ -220,7 +220,8 @@ impl BoundServer {
     }
 }
 
-async fn shutdown_signal() -> &'static str {
+/// Waits for SIGTERM or SIGINT and returns the name of the signal.
+pub async fn shutdown_signal() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(term) => term,
