@@ -196,15 +196,23 @@ pub struct TargetGuard<'a> {
 }
 
 impl TargetGuard<'_> {
-    /// Returns the open connection, opening a new one when there is none or the server closed
-    /// it. Connecting is bounded by `deadline`.
+    /// Returns the open connection after checking that it still answers, or opens a new one.
+    /// Checking and connecting are bounded by `deadline`.
     pub async fn session(&mut self, deadline: Instant) -> Result<Arc<Session>, ConnectError> {
-        if let Some(session) = self.slot.as_ref() {
-            if !session.is_closed() {
-                return Ok(Arc::clone(session));
+        if let Some(session) = self.slot.take() {
+            // An empty query is one round trip; it finds a connection whose server went away
+            // even before the connection task has read the end of the stream.
+            let alive = !session.is_closed()
+                && matches!(
+                    tokio::time::timeout_at(deadline, session.client.simple_query("")).await,
+                    Ok(Ok(_))
+                );
+            if alive {
+                *self.slot = Some(Arc::clone(&session));
+                return Ok(session);
             }
-            info!(target = %self.target.label, "Connection closed by the server; reconnecting");
-            *self.slot = None;
+            info!(target = %self.target.label, "Connection lost; reconnecting");
+            session.task.abort();
         }
         let session = Arc::new(connect(self.target, deadline).await?);
         *self.slot = Some(Arc::clone(&session));
