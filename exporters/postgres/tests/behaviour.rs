@@ -269,3 +269,65 @@ async fn missing_pg_stat_statements_fails_only_its_collector() {
     let log = exporter.wait_for_log("collector=stat_statements");
     assert!(log.contains("collector=stat_statements"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_timeout_header_bounds_scrape() {
+    let cluster = Cluster::start(MAJOR);
+    let locker = common::connect(&cluster.dsn("postgres")).await;
+    locker
+        .batch_execute("CREATE TABLE held (id int)")
+        .await
+        .unwrap();
+    locker
+        .batch_execute("BEGIN; LOCK TABLE held IN ACCESS EXCLUSIVE MODE;")
+        .await
+        .unwrap();
+    let exporter = Exporter::start(&[], &[("DATA_SOURCE_NAME", &cluster.dsn("postgres"))]);
+
+    let started = Instant::now();
+    let response = reqwest::Client::new()
+        .get(exporter.url("/metrics"))
+        .header("X-Prometheus-Scrape-Timeout-Seconds", "2")
+        .send()
+        .await
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+    let m = common::Metrics::parse(&response.text().await.unwrap());
+    assert_eq!(m.success("stat_user_tables"), Some(0.0));
+    assert_eq!(m.success("settings"), Some(1.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_source_list_with_one_server_down() {
+    let first = Cluster::start(MAJOR);
+    let second = Cluster::start(MAJOR);
+    let list = format!("{},{}", first.dsn("postgres"), second.dsn("postgres"));
+    let exporter = Exporter::start(&[], &[("DATA_SOURCE_NAME", &list)]);
+
+    let m = exporter.scrape().await;
+    assert_eq!(m.value("pg_up", &[]), Some(1.0));
+    assert_eq!(m.family("pg_static").len(), 2);
+    assert_eq!(m.value("pg_exporter_last_scrape_error", &[]), Some(0.0));
+    let settings = m.family("pg_settings_shared_buffers_bytes");
+    assert_eq!(
+        settings.len(),
+        1,
+        "collectors run on the first data source only"
+    );
+
+    second.pg_ctl("stop");
+    let m = exporter.scrape().await;
+    assert_eq!(
+        m.value("pg_up", &[]),
+        Some(1.0),
+        "one server is still reachable"
+    );
+    assert_eq!(m.value("pg_exporter_last_scrape_error", &[]), Some(1.0));
+    assert_eq!(m.family("pg_static").len(), 1);
+
+    first.pg_ctl("stop");
+    let m = exporter.scrape().await;
+    assert_eq!(m.value("pg_up", &[]), Some(0.0));
+}

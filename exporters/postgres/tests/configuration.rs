@@ -202,3 +202,20 @@ async fn auto_discovery_runs_user_queries_per_database() {
         .value("pg_database_size_bytes", &[("datname", "app_one")])
         .is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telemetry_path_from_environment() {
+    let cluster = Cluster::start(MAJOR);
+    let exporter = Exporter::start(
+        &[],
+        &[
+            ("DATA_SOURCE_NAME", &cluster.dsn("postgres")),
+            ("PG_EXPORTER_WEB_TELEMETRY_PATH", "/pg"),
+        ],
+    );
+    let (status, body) = exporter.get("/pg").await;
+    assert_eq!(status, 200);
+    assert_eq!(common::Metrics::parse(&body).value("pg_up", &[]), Some(1.0));
+    let (status, _) = exporter.get("/metrics").await;
+    assert_eq!(status, 404);
+}
