@@ -5,9 +5,12 @@
 //! time in ms, s, min, h or d, memory in B, kB, MB, GB or TB, and block sizes such as `8kB`
 //! (the `unit` column of `pg_settings`).
 
+use std::collections::HashSet;
+use std::sync::Mutex;
+
 use exporter_core::metric::LabelName;
 use exporter_core::{CollectError, MetricSink, MetricType, Value};
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::{CollectorConfig, PgCollector};
 use crate::connection::Session;
@@ -120,11 +123,29 @@ pub fn convert(
     })
 }
 
-pub struct Settings;
+pub struct Settings {
+    /// Settings already reported as invalid, so that each is logged at warn level once and at
+    /// debug level on later scrapes.
+    reported: Mutex<HashSet<String>>,
+}
 
 impl Settings {
     pub fn new(_: &CollectorConfig) -> Settings {
-        Settings
+        Settings {
+            reported: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn report(&self, name: &str, error: &SettingError) {
+        let first = match self.reported.lock() {
+            Ok(mut reported) => reported.insert(name.to_owned()),
+            Err(_) => true,
+        };
+        if first {
+            warn!(collector = "settings", query = "pg_settings", error = %error, "Skipped a setting");
+        } else {
+            debug!(collector = "settings", query = "pg_settings", error = %error, "Skipped a setting");
+        }
     }
 }
 
@@ -142,9 +163,7 @@ impl PgCollector for Settings {
                     Value::Number(sample.value),
                     None,
                 ),
-                Err(e) => {
-                    warn!(collector = "settings", query = "pg_settings", error = %e, "Skipped a setting")
-                }
+                Err(e) => self.report(&text[0], &e),
             }
         }
         Ok(())
