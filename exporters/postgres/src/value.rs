@@ -88,6 +88,12 @@ impl<'a> FromSql<'a> for Cell {
                 let micros = i64::from_sql(&Type::INT8, raw)?;
                 Cell::Timestamp(micros as f64 / 1e6 + POSTGRES_EPOCH_UNIX_SECONDS)
             }
+            Type::DATE => {
+                let days = i32::from_sql(&Type::INT4, raw)?;
+                Cell::Timestamp(f64::from(days) * 86400.0 + POSTGRES_EPOCH_UNIX_SECONDS)
+            }
+            Type::PG_LSN => Cell::Number(i64::from_sql(&Type::INT8, raw)? as u64 as f64),
+            Type::CHAR => Cell::Text(String::from_utf8_lossy(raw).into_owned()),
             Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
                 Cell::Text(String::from_utf8_lossy(raw).into_owned())
             }

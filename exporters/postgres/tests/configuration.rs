@@ -26,6 +26,22 @@ pg_master_only:
     - one:
         usage: "COUNTER"
         description: "Always one"
+pg_types:
+  query: "SELECT '0/10'::pg_lsn AS lsn, DATE '2000-01-02' AS day, 12.5::numeric AS amount, true AS flag"
+  master: true
+  metrics:
+    - lsn:
+        usage: "GAUGE"
+        description: "A WAL position"
+    - day:
+        usage: "GAUGE"
+        description: "A date"
+    - amount:
+        usage: "GAUGE"
+        description: "A numeric"
+    - flag:
+        usage: "GAUGE"
+        description: "A boolean"
 pg_future:
   query: "SELECT 1 AS one"
   runonserver: ">=99.0.0"
@@ -109,6 +125,10 @@ async fn user_queries_prefix_and_constant_labels() {
     assert_eq!(m.types["db_custom_unmapped"], "untyped");
     assert_eq!(m.value("db_master_only_one", &[env]), Some(1.0));
     assert!(!m.has("db_future_one"));
+    assert_eq!(m.value("db_types_lsn", &[]), Some(16.0));
+    assert_eq!(m.value("db_types_day", &[]), Some(946_771_200.0));
+    assert_eq!(m.value("db_types_amount", &[]), Some(12.5));
+    assert_eq!(m.value("db_types_flag", &[]), Some(1.0));
     assert!(m.has("db_stat_database_conflicts_confl_lock"));
     assert!(m.value("pg_static", &[env]).is_some());
     let load = m.family("pg_exporter_user_queries_load_error");
