@@ -16,7 +16,7 @@ use exporter_core::metric::LabelName;
 use exporter_core::{CollectorSet, GatherError, MetricSink, MetricType, Scrape, Value};
 use futures_util::future::join_all;
 use tokio::time::Instant;
-use tracing::{error, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::collectors::with_session;
 use crate::connection::{ConnectError, QueryError, Session, TargetPool};
@@ -71,6 +71,8 @@ pub struct Exporter {
     namespaces: Vec<Namespace>,
     user_queries: Option<UserQueriesStatus>,
     cache: Mutex<HashMap<CacheKey, (Instant, Vec<NamespaceSample>)>>,
+    /// Last error message of each failed target (by DSN without password) and namespace query.
+    last_errors: Mutex<HashMap<String, String>>,
 }
 
 /// Target (database and server) and namespace of cached namespace samples.
@@ -112,6 +114,7 @@ impl Exporter {
             namespaces,
             user_queries,
             cache: Mutex::new(HashMap::new()),
+            last_errors: Mutex::new(HashMap::new()),
         }
     }
 
@@ -145,10 +148,11 @@ impl Exporter {
         });
         let mut errors = 0;
         let mut connect_errors = 0;
-        for (target_sink, result) in join_all(runs).await {
+        let results = join_all(runs).await;
+        for ((dsn, _), (target_sink, result)) in targets.iter().zip(results) {
             sink.merge(target_sink);
+            self.log_outcome(dsn, &result);
             if let Err(e) = result {
-                error!(error = %error_chain(&e), "Error scraping target");
                 errors += 1;
                 if matches!(e, TargetError::Connect(_)) {
                     connect_errors += 1;
@@ -170,6 +174,44 @@ impl Exporter {
         stats.last_error = if errors > 0 { 1.0 } else { 0.0 };
         self.add_own_metrics(sink, &stats, up);
         Ok(())
+    }
+
+    /// Logs a target's error at error level when it differs from the previous scrape's, and at
+    /// debug level when it repeats, so that an outage does not flood the log.
+    fn log_outcome(&self, dsn: &Dsn, result: &Result<(), TargetError>) {
+        let target = dsn.loggable();
+        match result {
+            Ok(()) => {
+                let recovered = self
+                    .last_errors
+                    .lock()
+                    .is_ok_and(|mut last| last.remove(&target).is_some());
+                if recovered {
+                    info!(target = %target, "Target recovered");
+                }
+            }
+            Err(e) => {
+                let message = error_chain(e);
+                if self.is_new_error(target.clone(), &message) {
+                    error!(target = %target, error = %message, "Error scraping target");
+                } else {
+                    debug!(target = %target, error = %message, "Error scraping target again");
+                }
+            }
+        }
+    }
+
+    /// Records `message` as the last error of `key` and reports whether it differs from the
+    /// error recorded before.
+    fn is_new_error(&self, key: String, message: &str) -> bool {
+        let Ok(mut last_errors) = self.last_errors.lock() else {
+            return true;
+        };
+        let new = last_errors.get(&key).map(String::as_str) != Some(message);
+        if new {
+            last_errors.insert(key, message.to_owned());
+        }
+        new
     }
 
     fn add_own_metrics(&self, sink: &mut MetricSink, stats: &ScrapeStats, up: f64) {
@@ -318,9 +360,20 @@ impl Exporter {
                 .namespace_samples(session, namespace, labels, deadline)
                 .await
             {
-                Ok(samples) => samples.iter().for_each(|s| s.add_to(sink)),
+                Ok(samples) => {
+                    samples.iter().for_each(|s| s.add_to(sink));
+                    if let Ok(mut last_errors) = self.last_errors.lock() {
+                        last_errors.remove(&format!("{} {}", labels[0].1, namespace.name));
+                    }
+                }
                 Err(e) => {
-                    error!(namespace = %namespace.name, error = %error_chain(&e), "Namespace query failed");
+                    let message = error_chain(&e);
+                    let key = format!("{} {}", labels[0].1, namespace.name);
+                    if self.is_new_error(key, &message) {
+                        error!(namespace = %namespace.name, error = %message, "Namespace query failed");
+                    } else {
+                        debug!(namespace = %namespace.name, error = %message, "Namespace query failed again");
+                    }
                     failed += 1;
                 }
             }
