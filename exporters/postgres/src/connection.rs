@@ -3,7 +3,7 @@
 //! A [`Target`] keeps at most one open connection. A scrape locks the target for its whole run,
 //! so concurrent scrapes of one target wait for each other instead of opening more connections.
 //! A connection that the server closed (a restart, `pg_terminate_backend`) is noticed at the
-//! next scrape and replaced; a connection whose query outlived the scrape deadline is cancelled
+//! next scrape and replaced. A connection whose query outlived the scrape deadline is cancelled
 //! on the server and dropped.
 
 use std::collections::HashMap;
@@ -196,11 +196,11 @@ pub struct TargetGuard<'a> {
 }
 
 impl TargetGuard<'_> {
-    /// Returns the open connection after checking that it still answers, or opens a new one.
+    /// Returns the open connection after checking that it still responds, or opens a new one.
     /// Checking and connecting are bounded by `deadline`.
     pub async fn session(&mut self, deadline: Instant) -> Result<Arc<Session>, ConnectError> {
         if let Some(session) = self.slot.take() {
-            // An empty query is one round trip; it finds a connection whose server went away
+            // An empty query costs one round trip. It finds a connection whose server went away
             // even before the connection task has read the end of the stream.
             let alive = !session.is_closed()
                 && matches!(

@@ -3,7 +3,7 @@
 //!
 //! Each collector implements [`PgCollector`]: it receives the scrape's database session and
 //! writes samples into a sink. The shared collector runner of exporter-core runs them
-//! concurrently and reports `pg_scrape_collector_duration_seconds` and `_success`; the session
+//! concurrently and reports `pg_scrape_collector_duration_seconds` and `_success`. The session
 //! reaches them through [`with_session`], because the runner's interface carries no database.
 
 use std::future::Future;
@@ -172,7 +172,7 @@ pub static COLLECTORS: &[CollectorEntry<CollectorConfig>] = &[
     entry!("xlog_location", false, xlog_location::XlogLocation),
 ];
 
-/// What a NULL in a value column turns into.
+/// Treatment of a NULL in a value column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OnNull {
     /// Report 0, as postgres_exporter does for most statistics.
