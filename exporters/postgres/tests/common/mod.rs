@@ -32,7 +32,19 @@ pub fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
+/// Returns the user and group IDs that clusters run as: the test user when the tests run as
+/// root, else the current user, whom initdb accepts.
 fn user_ids() -> (u32, u32) {
+    let current = |flag: &str| -> u32 {
+        let output = Command::new("id").arg(flag).output().unwrap();
+        String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    if current("-u") != 0 {
+        return (current("-u"), current("-g"));
+    }
     let id = |flag: &str| -> u32 {
         let output = Command::new("id")
             .arg(flag)
