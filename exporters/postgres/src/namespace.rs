@@ -347,6 +347,47 @@ mod tests {
     }
 
     #[test]
+    fn histogram_duration_and_mapped_columns_convert() {
+        let mut ns = namespace();
+        ns.columns
+            .insert("wait".to_owned(), mapping(Usage::Histogram));
+        ns.columns
+            .insert("age".to_owned(), mapping(Usage::Duration));
+        let mut state = mapping(Usage::MappedMetric);
+        state.mapping.insert("up".to_owned(), 1.0);
+        ns.columns.insert("state".to_owned(), state);
+        let columns = [
+            "wait",
+            "wait_bucket",
+            "wait_sum",
+            "wait_count",
+            "age",
+            "state",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let rows = vec![vec![
+            Cell::Text("{1,5}".into()),
+            Cell::Text("{2,3}".into()),
+            Cell::Number(7.5),
+            Cell::Number(4.0),
+            Cell::Text("1m30s".into()),
+            Cell::Text("up".into()),
+        ]];
+        let (samples, problems) = convert_rows(&ns, "pg_test", &columns, &rows, &[]);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(samples.len(), 3);
+        let Value::Histogram(histogram) = &samples[0].value else {
+            panic!("not a histogram: {:?}", samples[0]);
+        };
+        assert_eq!(histogram.buckets, vec![(1.0, 2.0), (5.0, 3.0)]);
+        assert_eq!(histogram.count, 4.0);
+        assert_eq!(samples[1].name, "pg_test_age_milliseconds");
+        assert_eq!(samples[1].value, Value::Number(90000.0));
+        assert_eq!(samples[2].value, Value::Number(1.0));
+    }
+
+    #[test]
     fn arrays_parse() {
         assert_eq!(parse_array("{1,2.5,5}"), Some(vec![1.0, 2.5, 5.0]));
         assert_eq!(parse_array("{}"), Some(vec![]));

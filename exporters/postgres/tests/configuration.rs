@@ -27,9 +27,13 @@ pg_master_only:
         usage: "COUNTER"
         description: "Always one"
 pg_types:
-  query: "SELECT '0/10'::pg_lsn AS lsn, DATE '2000-01-02' AS day, 12.5::numeric AS amount, true AS flag"
+  query: "SELECT '0/10'::pg_lsn AS lsn, DATE '2000-01-02' AS day, 12.5::numeric AS amount, true AS flag,
+          ARRAY[1, 5]::float8[] AS wait, ARRAY[2, 3]::bigint[] AS wait_bucket, 7.5 AS wait_sum, 4 AS wait_count"
   master: true
   metrics:
+    - wait:
+        usage: "HISTOGRAM"
+        description: "A histogram"
     - lsn:
         usage: "GAUGE"
         description: "A WAL position"
@@ -129,6 +133,9 @@ async fn user_queries_prefix_and_constant_labels() {
     assert_eq!(m.value("db_types_day", &[]), Some(946_771_200.0));
     assert_eq!(m.value("db_types_amount", &[]), Some(12.5));
     assert_eq!(m.value("db_types_flag", &[]), Some(1.0));
+    assert_eq!(m.value("db_types_wait_bucket", &[("le", "5")]), Some(3.0));
+    assert_eq!(m.value("db_types_wait_count", &[]), Some(4.0));
+    assert_eq!(m.types["db_types_wait"], "histogram");
     assert!(m.has("db_stat_database_conflicts_confl_lock"));
     assert!(m.value("pg_static", &[env]).is_some());
     let load = m.family("pg_exporter_user_queries_load_error");
