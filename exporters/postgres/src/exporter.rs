@@ -285,6 +285,8 @@ impl Exporter {
     ) -> (MetricSink, Result<(), TargetError>) {
         let mut sink = MetricSink::new();
         let target = self.pool.get(dsn);
+        // NOTE: a scrape that waits past its deadline for another scrape of the same target
+        // reports a connection timeout and pg_up 0, although the server may be up.
         let Ok(mut guard) = tokio::time::timeout_at(deadline, target.lock()).await else {
             let e = ConnectError::Timeout {
                 target: target.label().to_owned(),
