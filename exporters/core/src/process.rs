@@ -82,7 +82,7 @@ pub fn add_build_info(sink: &mut MetricSink, info: &ExporterInfo) {
     let name = format!("{}_build_info", info.name);
     let labels = [
         ("branch", ""),
-        ("goarch", std::env::consts::ARCH),
+        ("goarch", go_arch()),
         ("goos", std::env::consts::OS),
         ("goversion", rustc_version()),
         (
@@ -107,6 +107,18 @@ pub fn add_build_info(sink: &mut MetricSink, info: &ExporterInfo) {
         crate::metric::Value::Number(1.0),
         None,
     );
+}
+
+/// Returns the target architecture under Go's name (GOARCH), as dashboards filter on it.
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "x86" => "386",
+        "aarch64" => "arm64",
+        "powerpc64" => "ppc64",
+        "loongarch64" => "loong64",
+        other => other,
+    }
 }
 
 /// Reports whether the process runs with effective user id 0.

@@ -7,7 +7,7 @@
 //! reported with `node_filesystem_device_error` 1 and skipped by later scrapes until that call
 //! returns.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -92,6 +92,24 @@ pub fn args() -> Vec<Arg> {
         flag("collector.filesystem.ignored-mount-points", "Deprecated name of --collector.filesystem.mount-points-exclude").hide(true),
         flag("collector.filesystem.ignored-fs-types", "Deprecated name of --collector.filesystem.fs-types-exclude").hide(true),
     ]
+}
+
+/// Number of threads that make the statfs calls of one scrape.
+const STATFS_RUNNERS: usize = 2;
+
+/// Progress of one statfs call, shared with the runner thread that makes it.
+#[derive(Default)]
+struct CallState {
+    started: AtomicBool,
+    done: AtomicBool,
+}
+
+/// A statfs call waiting for a runner thread.
+struct StatJob {
+    index: usize,
+    path: PathBuf,
+    mount_point: Vec<u8>,
+    call: Arc<CallState>,
 }
 
 /// Mount points whose statfs call has not returned yet, shared with the threads making them.
@@ -212,16 +230,18 @@ impl Filesystem {
         }
     }
 
-    /// Runs statfs on every mount point, each on its own thread, and waits at most the mount
-    /// timeout. Mount points still stuck from an earlier scrape are not called again.
+    /// Runs statfs on every mount point on a few runner threads and waits at most the mount
+    /// timeout. Mount points still stuck from an earlier scrape are not called again. With more
+    /// than one runner, a hung mount point holds up only the runner it is on; the others work
+    /// through the rest of the list.
     fn stat_all(&self, mounts: &[(Mount, Vec<u8>, String)]) -> Vec<StatOutcome> {
         let (sender, receiver) = mpsc::channel();
         let mut outcomes: Vec<Option<StatOutcome>> = Vec::with_capacity(mounts.len());
         let mut flags = Vec::with_capacity(mounts.len());
-        let mut waiting = 0;
+        let mut queue = VecDeque::new();
         for (index, (_, mount_point, label)) in mounts.iter().enumerate() {
-            let done = Arc::new(AtomicBool::new(false));
-            flags.push(Arc::clone(&done));
+            let call = Arc::new(CallState::default());
+            flags.push(Arc::clone(&call));
             if self.is_stuck(mount_point) {
                 debug!(mountpoint = %label, "Skipped a mount point whose statfs has not returned");
                 outcomes.push(Some(StatOutcome::TimedOut));
@@ -230,12 +250,20 @@ impl Filesystem {
             let path = self.rootfs.join(Path::new(std::ffi::OsStr::from_bytes(
                 mount_point.strip_prefix(b"/").unwrap_or(mount_point),
             )));
-            match self.spawn_statfs(index, path, mount_point.clone(), done, sender.clone()) {
-                Ok(()) => {
-                    outcomes.push(None);
-                    waiting += 1;
-                }
-                Err(e) => outcomes.push(Some(StatOutcome::Failed(e))),
+            queue.push_back(StatJob {
+                index,
+                path,
+                mount_point: mount_point.clone(),
+                call,
+            });
+            outcomes.push(None);
+        }
+        let mut waiting = queue.len();
+        let runners = waiting.min(STATFS_RUNNERS);
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..runners {
+            if let Err(e) = self.spawn_runner(Arc::clone(&queue), sender.clone()) {
+                warn!(error = %e, "Failed to start a statfs thread");
             }
         }
         drop(sender);
@@ -252,6 +280,10 @@ impl Filesystem {
             }
         }
         if waiting > 0 {
+            // Calls that never started stay queued for nobody once the runners are gone.
+            if let Ok(mut queue) = queue.lock() {
+                queue.clear();
+            }
             self.mark_stuck(mounts, &flags, &mut outcomes, &receiver);
         }
         outcomes
@@ -260,12 +292,9 @@ impl Filesystem {
             .collect()
     }
 
-    fn spawn_statfs(
+    fn spawn_runner(
         &self,
-        index: usize,
-        path: PathBuf,
-        mount_point: Vec<u8>,
-        done: Arc<AtomicBool>,
+        queue: Arc<Mutex<VecDeque<StatJob>>>,
         sender: mpsc::Sender<(usize, StatOutcome)>,
     ) -> Result<(), String> {
         let stuck = Arc::clone(&self.stuck);
@@ -273,15 +302,23 @@ impl Filesystem {
         std::thread::Builder::new()
             .name("statfs".into())
             .stack_size(STATFS_STACK_BYTES)
-            .spawn(move || {
-                let outcome = stat(&path);
+            .spawn(move || loop {
+                let job = match queue.lock() {
+                    Ok(mut queue) => queue.pop_front(),
+                    Err(_) => None,
+                };
+                let Some(job) = job else {
+                    break;
+                };
+                job.call.started.store(true, Ordering::SeqCst);
+                let outcome = stat(&job.path);
                 if let Ok(mut set) = stuck.mount_points.lock() {
-                    done.store(true, Ordering::SeqCst);
-                    if set.remove(&mount_point) {
-                        info!(mountpoint = %String::from_utf8_lossy(&mount_point), "statfs returned again on a mount point");
+                    job.call.done.store(true, Ordering::SeqCst);
+                    if set.remove(&job.mount_point) {
+                        info!(mountpoint = %String::from_utf8_lossy(&job.mount_point), "statfs returned again on a mount point");
                     }
                 }
-                let _ = sender.send((index, outcome));
+                let _ = sender.send((job.index, outcome));
             })
             .map(|_| ())
             .map_err(|e| format!("failed to start a statfs thread: {e}"))
@@ -301,13 +338,16 @@ impl Filesystem {
     fn mark_stuck(
         &self,
         mounts: &[(Mount, Vec<u8>, String)],
-        flags: &[Arc<AtomicBool>],
+        flags: &[Arc<CallState>],
         outcomes: &mut [Option<StatOutcome>],
         receiver: &mpsc::Receiver<(usize, StatOutcome)>,
     ) {
         if let Ok(mut set) = self.stuck.mount_points.lock() {
             for (index, (_, mount_point, label)) in mounts.iter().enumerate() {
-                if outcomes[index].is_none() && !flags[index].load(Ordering::SeqCst) {
+                let call = &flags[index];
+                let in_flight =
+                    call.started.load(Ordering::SeqCst) && !call.done.load(Ordering::SeqCst);
+                if outcomes[index].is_none() && in_flight {
                     debug!(mountpoint = %label, timeout = ?self.timeout, "statfs timed out; skipping the mount point until it returns");
                     set.insert(mount_point.clone());
                 }
