@@ -374,9 +374,11 @@ mod tests {
             Cell::Text("1m30s".into()),
             Cell::Text("up".into()),
         ]];
+
         let (samples, problems) = convert_rows(&ns, "pg_test", &columns, &rows, &[]);
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(samples.len(), 3);
+
         let Value::Histogram(histogram) = &samples[0].value else {
             panic!("not a histogram: {:?}", samples[0]);
         };

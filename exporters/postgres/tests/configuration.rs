@@ -114,6 +114,7 @@ async fn user_queries_prefix_and_constant_labels() {
         ],
         &[("DATA_SOURCE_NAME", &cluster.dsn("postgres"))],
     );
+
     let m = exporter.scrape().await;
     let env = ("env", "test");
     assert_eq!(m.value("pg_up", &[env, ("team", "sec")]), Some(1.0));
@@ -138,10 +139,12 @@ async fn user_queries_prefix_and_constant_labels() {
     assert_eq!(m.types["db_types_wait"], "histogram");
     assert!(m.has("db_stat_database_conflicts_confl_lock"));
     assert!(m.value("pg_static", &[env]).is_some());
+
     let load = m.family("pg_exporter_user_queries_load_error");
     assert_eq!(load.len(), 1);
     assert_eq!(load[0].value, 0.0);
     assert_eq!(load[0].labels["hashsum"].len(), 64);
+
     // Collectors keep the pg namespace and no constant labels, as in postgres_exporter.
     assert!(m
         .value("pg_database_size_bytes", &[("datname", "postgres")])
@@ -195,6 +198,7 @@ async fn auto_discovery_runs_user_queries_per_database() {
             .await
             .unwrap();
     }
+
     let queries = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(queries.path(), QUERIES).unwrap();
     let query_flag = format!("--extend.query-path={}", queries.path().display());
@@ -206,6 +210,7 @@ async fn auto_discovery_runs_user_queries_per_database() {
         ],
         &[("DATA_SOURCE_NAME", &cluster.dsn("postgres"))],
     );
+
     let m = exporter.scrape().await;
     for db in ["postgres", "app_one", "app_two"] {
         assert_eq!(

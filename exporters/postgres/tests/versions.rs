@@ -115,6 +115,7 @@ fn check_default_families(m: &common::Metrics, major: u32) {
             > 0.0
     );
     assert!(m.value("pg_database_connection_limit", &[("datname", "web")]) == Some(-1.0));
+
     for mode in LOCK_MODES {
         assert!(
             m.value("pg_locks_count", &[("datname", "web"), ("mode", mode)])
@@ -122,6 +123,7 @@ fn check_default_families(m: &common::Metrics, major: u32) {
             "{major}: no pg_locks_count for {mode}"
         );
     }
+
     assert_eq!(m.value("pg_replication_is_replica", &[]), Some(0.0));
     assert_eq!(m.value("pg_replication_lag_seconds", &[]), Some(0.0));
     assert_eq!(
@@ -144,6 +146,7 @@ fn check_default_families(m: &common::Metrics, major: u32) {
         m.value("pg_settings_statement_timeout_seconds", &[]),
         Some(0.0)
     );
+
     let labels = &m.family("pg_stat_activity_count")[0].labels;
     for label in [
         "datname",
@@ -166,6 +169,7 @@ fn check_default_families(m: &common::Metrics, major: u32) {
         )
         .is_some());
     assert!(m.has("pg_stat_activity_max_tx_duration"));
+
     assert!(m.has("pg_stat_archiver_archived_count"));
     assert!(m.has("pg_stat_bgwriter_buffers_alloc_total"));
     assert_eq!(m.types["pg_stat_bgwriter_buffers_alloc_total"], "counter");
@@ -180,6 +184,7 @@ fn check_default_families(m: &common::Metrics, major: u32) {
             >= 1.0
     );
     assert!(m.has("pg_stat_database_conflicts_confl_lock"));
+
     assert!(m.value("pg_wal_segments", &[]).unwrap() >= 1.0);
     assert!(m.value("pg_wal_size_bytes", &[]).unwrap() > 0.0);
     assert!(m.has("pg_exporter_scrapes_total"));

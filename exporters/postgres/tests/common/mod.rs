@@ -259,6 +259,7 @@ impl Exporter {
         for (key, value) in env {
             command.env(key, value);
         }
+
         let mut child = command.spawn().unwrap();
         let log = Arc::new(Mutex::new(String::new()));
         // The logfmt logger of exporter-core writes to standard output and the JSON logger to
@@ -278,6 +279,7 @@ impl Exporter {
                 }
             });
         }
+
         let exporter = Exporter { child, port, log };
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
