@@ -331,3 +331,78 @@ async fn data_source_list_with_one_server_down() {
     let m = exporter.scrape().await;
     assert_eq!(m.value("pg_up", &[]), Some(0.0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_standby_and_its_primary() {
+    let primary = Cluster::start(15);
+    let admin = common::connect(&primary.dsn("postgres")).await;
+    admin
+        .batch_execute("SELECT pg_create_physical_replication_slot('standby1', true)")
+        .await
+        .unwrap();
+    let standby = Cluster::start_standby(&primary, "standby1");
+    let replicating = common::connect(&standby.dsn("postgres")).await;
+    // latest_end_lsn, which the collector needs, is NULL until the standby has reported a
+    // position to the primary, so the primary writes WAL until it has.
+    let mut reported = false;
+    for _ in 0..100 {
+        admin
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS filler (id int); INSERT INTO filler VALUES (1)",
+            )
+            .await
+            .unwrap();
+        let row = replicating
+            .query_one(
+                "SELECT count(*) FROM pg_stat_wal_receiver
+                  WHERE status = 'streaming' AND latest_end_lsn IS NOT NULL",
+                &[],
+            )
+            .await
+            .unwrap();
+        reported = row.get::<_, i64>(0) == 1;
+        if reported {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        reported,
+        "the standby does not stream or report its position"
+    );
+
+    let exporter = Exporter::start(&[], &[("DATA_SOURCE_NAME", &primary.dsn("postgres"))]);
+    let m = exporter.scrape().await;
+    let slot = [("slot_name", "standby1"), ("slot_type", "physical")];
+    assert_eq!(
+        m.value("pg_replication_slots_slot_is_active", &slot),
+        Some(1.0)
+    );
+    assert!(m
+        .value(
+            "pg_stat_replication_pg_wal_lsn_diff",
+            &[("slot_name", "standby1")]
+        )
+        .is_some());
+    assert_eq!(m.value("pg_replication_is_replica", &[]), Some(0.0));
+    drop(exporter);
+
+    let exporter = Exporter::start(
+        &["--collector.stat_wal_receiver"],
+        &[("DATA_SOURCE_NAME", &standby.dsn("postgres"))],
+    );
+    let m = exporter.scrape().await;
+    assert_eq!(m.value("pg_replication_is_replica", &[]), Some(1.0));
+    assert!(m.value("pg_replication_lag_seconds", &[]).is_some());
+    assert!(m.value("pg_replication_last_replay_seconds", &[]).is_some());
+    let receiver = [
+        ("slot_name", "standby1"),
+        ("status", "streaming"),
+        ("upstream_host", "127.0.0.1"),
+    ];
+    let flushed = m.value("pg_stat_wal_receiver_flushed_lsn", &receiver);
+    assert!(flushed.unwrap_or(0.0) > 0.0, "{flushed:?}");
+    assert_eq!(m.success("stat_wal_receiver"), Some(1.0));
+    assert_eq!(m.success("replication"), Some(1.0));
+    assert_eq!(m.success("wal"), Some(1.0));
+}

@@ -76,7 +76,8 @@ pub struct Cluster {
 impl Cluster {
     /// Creates and starts a cluster of PostgreSQL `major` with trust authentication, or with
     /// scram-sha-256 for TCP connections when `password_auth` is set.
-    pub fn start_with(major: u32, password_auth: bool) -> Cluster {
+    /// Returns a cluster of PostgreSQL `major` in a new empty directory, not yet initialized.
+    fn new_unstarted(major: u32) -> Cluster {
         let root = workspace_root()
             .join("target/postgres")
             .join(major.to_string());
@@ -88,14 +89,61 @@ impl Cluster {
         let (uid, gid) = user_ids();
         let dir = tempfile::Builder::new().prefix("pgexp-").tempdir().unwrap();
         std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
-        let cluster = Cluster {
+        Cluster {
             major,
             port: free_port(),
             root,
             dir,
             uid,
             gid,
-        };
+        }
+    }
+
+    /// Creates a streaming standby of `primary` with pg_basebackup, replicating through the
+    /// physical slot `slot`, and starts it. The npm package ships no pg_basebackup, so the
+    /// Debian one of the same major version is used.
+    pub fn start_standby(primary: &Cluster, slot: &str) -> Cluster {
+        let standby = Cluster::new_unstarted(primary.major);
+        let basebackup = PathBuf::from(format!(
+            "/usr/lib/postgresql/{}/bin/pg_basebackup",
+            primary.major
+        ));
+        assert!(
+            basebackup.exists(),
+            "{} is missing: install the Debian package postgresql-{}",
+            basebackup.display(),
+            primary.major
+        );
+        let port = primary.port.to_string();
+        let data = standby.data_dir();
+        let output = Command::new(&basebackup)
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-D",
+                &data,
+            ])
+            .args(["-R", "-X", "stream", "-S", slot, "--no-sync"])
+            .current_dir(standby.dir.path())
+            .uid(standby.uid)
+            .gid(standby.gid)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "pg_basebackup failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        standby.pg_ctl("start");
+        standby
+    }
+
+    pub fn start_with(major: u32, password_auth: bool) -> Cluster {
+        let cluster = Cluster::new_unstarted(major);
         let host_auth = if password_auth {
             "scram-sha-256"
         } else {
