@@ -28,6 +28,22 @@ fn flag(name: &'static str, env: &'static str, help: &'static str) -> Arg {
         .help(help)
 }
 
+/// Returns the hidden `--no-<name>` flag that turns off the boolean flag `name`, as kingpin,
+/// the flag parser of postgres_exporter, offers for every boolean flag.
+fn negation(negated: &'static str, name: &'static str) -> Arg {
+    Arg::new(negated)
+        .long(negated)
+        .action(ArgAction::SetTrue)
+        .overrides_with(name)
+        .hide(true)
+}
+
+/// Reads a boolean flag that has a negation: a later `--no-<name>` on the command line, or one
+/// given while the environment variable turns the flag on, wins.
+fn bool_flag(matches: &ArgMatches, name: &str) -> bool {
+    matches.get_flag(name) && !matches.get_flag(&format!("no-{name}"))
+}
+
 fn option(
     name: &'static str,
     env: Option<&'static str>,
@@ -51,6 +67,9 @@ pub fn add_flags(command: Command) -> Command {
         .arg(option("config.file", None, "postgres_exporter.yml", "Path to the configuration file with auth_modules for /probe"))
         .arg(flag("disable-default-metrics", "PG_EXPORTER_DISABLE_DEFAULT_METRICS", "Leave out pg_static and pg_stat_database_conflicts"))
         .arg(flag("auto-discover-databases", "PG_EXPORTER_AUTO_DISCOVER_DATABASES", "Also run user queries on every other database of the server (deprecated)"))
+        .arg(negation("no-disable-default-metrics", "disable-default-metrics"))
+        .arg(negation("no-auto-discover-databases", "auto-discover-databases"))
+        .arg(negation("no-collector.stat_statements.include_query", "collector.stat_statements.include_query"))
         .arg(option("extend.query-path", Some("PG_EXPORTER_EXTEND_QUERY_PATH"), "", "Path to a YAML file of custom queries (deprecated)"))
         .arg(Arg::new("dumpmaps").long("dumpmaps").action(ArgAction::SetTrue).help("Print the column mappings of the namespace queries and exit"))
         .arg(option("constantLabels", Some("PG_EXPORTER_CONSTANT_LABELS"), "", "Labels added to pg_up, pg_static and namespace metrics, as label=value separated by commas (deprecated)"))
@@ -98,8 +117,8 @@ impl Settings {
         let exclude_databases = split_list(&text("exclude-databases"));
         let query_path = text("extend.query-path");
         let exporter = Options {
-            disable_default_metrics: matches.get_flag("disable-default-metrics"),
-            auto_discover_databases: matches.get_flag("auto-discover-databases"),
+            disable_default_metrics: bool_flag(matches, "disable-default-metrics"),
+            auto_discover_databases: bool_flag(matches, "auto-discover-databases"),
             include_databases: split_list(&text("include-databases")),
             exclude_databases: exclude_databases.clone(),
             constant_labels: parse_constant_labels(&text("constantLabels")),
@@ -110,7 +129,7 @@ impl Settings {
         let collectors = CollectorConfig {
             exclude_databases,
             stat_statements: StatStatementsOptions {
-                include_query: matches.get_flag("collector.stat_statements.include_query"),
+                include_query: bool_flag(matches, "collector.stat_statements.include_query"),
                 query_length: matches
                     .get_one::<u32>("collector.stat_statements.query_length")
                     .copied()
@@ -237,6 +256,24 @@ mod tests {
         assert_eq!(settings.exporter.collection_timeout, Duration::from_secs(5));
         assert!(settings.exporter.disable_default_metrics);
         assert_eq!(settings.collectors.stat_statements.limit, 3);
+    }
+
+    #[test]
+    fn negated_flags_turn_off() {
+        let settings = parse(&[
+            "x",
+            "--disable-default-metrics",
+            "--no-disable-default-metrics",
+        ]);
+        assert!(!settings.exporter.disable_default_metrics);
+        let settings = parse(&[
+            "x",
+            "--no-disable-default-metrics",
+            "--disable-default-metrics",
+        ]);
+        assert!(settings.exporter.disable_default_metrics);
+        let settings = parse(&["x", "-no-auto-discover-databases"]);
+        assert!(!settings.exporter.auto_discover_databases);
     }
 
     #[test]
