@@ -3,6 +3,7 @@
 //! the collector framework.
 
 pub mod cli;
+pub mod client_tls;
 pub mod collector;
 pub mod encode;
 pub mod logging;
