@@ -74,8 +74,6 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Creates and starts a cluster of PostgreSQL `major` with trust authentication, or with
-    /// scram-sha-256 for TCP connections when `password_auth` is set.
     /// Returns a cluster of PostgreSQL `major` in a new empty directory, not yet initialized.
     fn new_unstarted(major: u32) -> Cluster {
         let root = workspace_root()
@@ -142,6 +140,8 @@ impl Cluster {
         standby
     }
 
+    /// Creates and starts a cluster of PostgreSQL `major` with trust authentication, or with
+    /// scram-sha-256 for TCP connections when `password_auth` is set.
     pub fn start_with(major: u32, password_auth: bool) -> Cluster {
         let cluster = Cluster::new_unstarted(major);
         let host_auth = if password_auth {
