@@ -206,6 +206,12 @@ impl BoundServer {
             tls,
             "Listening"
         );
+        if process::running_as_root() {
+            warn!(
+                exporter = state.info.name,
+                "Running as root; the exporter needs no privileges and should run as an unprivileged user"
+            );
+        }
 
         let graceful = GracefulShutdown::new();
         let mut stop = std::pin::pin!(stop);

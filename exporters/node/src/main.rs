@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use exporter_core::{cli, logging, CollectorSet, ExporterInfo, Server};
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 use node_exporter::collectors::{self, NodeConfig, COLLECTORS};
 
@@ -34,9 +34,6 @@ fn main() -> ExitCode {
         }
     };
     info!(collectors = %enabled.join(","), "Enabled collectors");
-    if exporter_core::process::running_as_root() {
-        warn!("Running as root: node-exporter needs no privileges and should run as an unprivileged user");
-    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
