@@ -122,7 +122,7 @@ pub fn command(info: &ExporterInfo) -> Command {
 
 fn version_line(info: &ExporterInfo) -> String {
     format!(
-        "{VERSION} ({}, revision {}, built with {})",
+        "{VERSION} ({}, revision {}, built with rustc {})",
         info.name,
         option_env!("EXPORTER_REVISION").unwrap_or("unknown"),
         rustc_version()
@@ -184,6 +184,7 @@ pub fn parse(command: Command) -> ArgMatches {
 /// Parses `args`, which start with the program name, after rewriting Go-style single-dash long
 /// flags of `command` to the double-dash form.
 pub fn parse_from(command: Command, args: impl IntoIterator<Item = OsString>) -> ArgMatches {
+    let command = add_negations(command);
     let args = normalize_single_dash(&command, args);
     command.get_matches_from(args)
 }
@@ -193,8 +194,37 @@ pub fn try_parse_from(
     command: Command,
     args: impl IntoIterator<Item = OsString>,
 ) -> Result<ArgMatches, clap::Error> {
+    let command = add_negations(command);
     let args = normalize_single_dash(&command, args);
     command.try_get_matches_from(args)
+}
+
+/// Gives every boolean flag `--x` a hidden `--no-x` that turns it off again, as kingpin, the flag
+/// parser of the Go exporters, does. The later of the two on the command line wins.
+fn add_negations(mut command: Command) -> Command {
+    let longs: Vec<String> = command
+        .get_arguments()
+        .filter_map(|arg| arg.get_long().map(str::to_owned))
+        .collect();
+    let switches: Vec<(String, String)> = command
+        .get_arguments()
+        .filter(|arg| matches!(arg.get_action(), ArgAction::SetTrue))
+        .filter_map(|arg| Some((arg.get_id().to_string(), arg.get_long()?.to_owned())))
+        .filter(|(_, long)| !long.starts_with("no-"))
+        .filter(|(_, long)| !longs.contains(&format!("no-{long}")))
+        .collect();
+    for (id, long) in switches {
+        let negation = format!("no-{long}");
+        command = command.mut_arg(id.clone(), |arg| arg.overrides_with(negation.clone()));
+        command = command.arg(
+            Arg::new(negation.clone())
+                .long(negation)
+                .action(ArgAction::SetTrue)
+                .overrides_with(id)
+                .hide(true),
+        );
+    }
+    command
 }
 
 /// Rewrites `-name` and `-name=value` to `--name…` when `name` is a long flag of `command`, so that
@@ -223,7 +253,11 @@ fn normalize_single_dash(
                 .strip_prefix('-')
                 .filter(|rest| !rest.starts_with('-'))?;
             let name = rest.split_once('=').map_or(rest, |(name, _)| name);
-            (name.len() > 1 && longs.contains(&name)).then(|| OsString::from(format!("-{text}")))
+            // An unknown `-name` becomes `--name` too, so that clap's error names the whole flag
+            // rather than its first letter as a short flag.
+            let flag_like = name.starts_with(|c: char| c.is_ascii_alphabetic());
+            (name.len() > 1 && (longs.contains(&name) || flag_like))
+                .then(|| OsString::from(format!("-{text}")))
         });
         if arg == "--" {
             after_separator = true;
@@ -311,6 +345,32 @@ mod tests {
         let error = try_parse_from(command(&info()), args(&["x", "--web.nope"])).unwrap_err();
         assert_eq!(error.kind(), clap::error::ErrorKind::UnknownArgument);
         assert!(error.to_string().contains("--web.nope"), "{error}");
+    }
+
+    #[test]
+    fn unknown_single_dash_flag_is_named_whole() {
+        let error = try_parse_from(command(&info()), args(&["x", "-bogus"])).unwrap_err();
+        assert!(error.to_string().contains("--bogus"), "{error}");
+    }
+
+    #[test]
+    fn boolean_flags_have_negations() {
+        let on = ["x", "--web.enable-openmetrics"];
+        let off = [
+            "x",
+            "--web.enable-openmetrics",
+            "--no-web.enable-openmetrics",
+        ];
+        let again = [
+            "x",
+            "--no-web.enable-openmetrics",
+            "--web.enable-openmetrics",
+        ];
+        assert!(web_options(&parse_from(command(&info()), args(&on))).enable_openmetrics);
+        assert!(!web_options(&parse_from(command(&info()), args(&off))).enable_openmetrics);
+        assert!(web_options(&parse_from(command(&info()), args(&again))).enable_openmetrics);
+        let systemd = ["x", "--no-web.systemd-socket"];
+        assert!(!web_options(&parse_from(command(&info()), args(&systemd))).systemd_socket);
     }
 
     #[test]
