@@ -334,7 +334,7 @@ async fn data_source_list_with_one_server_down() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streaming_standby_and_its_primary() {
-    let primary = Cluster::start(15);
+    let primary = Cluster::start(common::basebackup_major());
     let admin = common::connect(&primary.dsn("postgres")).await;
     admin
         .batch_execute("SELECT pg_create_physical_replication_slot('standby1', true)")

@@ -99,18 +99,14 @@ impl Cluster {
 
     /// Creates a streaming standby of `primary` with pg_basebackup, replicating through the
     /// physical slot `slot`, and starts it. The npm package ships no pg_basebackup, so the
-    /// Debian one of the same major version is used.
+    /// Debian one is used: start `primary` with [`basebackup_major`] so the versions match.
     pub fn start_standby(primary: &Cluster, slot: &str) -> Cluster {
         let standby = Cluster::new_unstarted(primary.major);
-        let basebackup = PathBuf::from(format!(
-            "/usr/lib/postgresql/{}/bin/pg_basebackup",
-            primary.major
-        ));
+        let basebackup = basebackup_path(primary.major);
         assert!(
             basebackup.exists(),
-            "{} is missing: install the Debian package postgresql-{}",
-            basebackup.display(),
-            primary.major
+            "{} is missing: install the Debian package postgresql-client",
+            basebackup.display()
         );
         let port = primary.port.to_string();
         let data = standby.data_dir();
@@ -513,3 +509,17 @@ pub const EXTRA_COLLECTORS: &[&str] = &[
     "--collector.statio_user_indexes",
     "--collector.xlog_location",
 ];
+
+fn basebackup_path(major: u32) -> PathBuf {
+    PathBuf::from(format!("/usr/lib/postgresql/{major}/bin/pg_basebackup"))
+}
+
+/// Returns the newest PostgreSQL major version from 13 to 18 whose pg_basebackup Debian's
+/// postgresql-client package installed, so that a standby test can use server binaries of the
+/// same version. Falls back to 15, whose absence the standby test then reports.
+pub fn basebackup_major() -> u32 {
+    (13..=18)
+        .rev()
+        .find(|major| basebackup_path(*major).exists())
+        .unwrap_or(15)
+}
