@@ -96,7 +96,7 @@ fn parse_line(line: &str) -> Option<(&str, Vec<(&str, f64)>)> {
     let mut words = line.split_whitespace();
     let protocol = words.next()?.strip_suffix(':')?;
     let rest: Vec<&str> = words.collect();
-    if rest.is_empty() || rest.len() % 2 != 0 {
+    if rest.is_empty() || !rest.len().is_multiple_of(2) {
         return None;
     }
     let mut pairs = Vec::with_capacity(rest.len() / 2);
