@@ -62,8 +62,9 @@ struct Endpoint {
     cache: Mutex<Vec<CachedResponse>>,
 }
 
-/// How long an encoded response of an unchanged generation is reused. It bounds how stale the
-/// exporter's own metrics (process_*) can be in such a response.
+/// Age after which an encoded response of an unchanged generation is encoded again, in the
+/// background while it is still served. It bounds how stale the exporter's own metrics
+/// (process_*) are in such a response, to about this age plus one encoding.
 const RESPONSE_CACHE_AGE: Duration = Duration::from_secs(1);
 
 /// An encoded response, valid for one generation, format and content coding.
@@ -73,13 +74,11 @@ struct CachedResponse {
     gzip: bool,
     created: Instant,
     body: Bytes,
-    /// When a request started to encode a newer response in place of this aged one. Meanwhile
-    /// other requests get this one, so that many concurrent scrapes do not all encode at once.
+    /// When a background task started to encode a newer response in place of this aged one.
     refresh_started: Option<Instant>,
 }
 
-/// How long other requests wait for a refresh before one of them starts its own, in case the
-/// refreshing request was cancelled.
+/// How long a refresh may take before another request starts one, in case the first failed.
 const REFRESH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Builder of the HTTP server of an exporter.
@@ -403,10 +402,10 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Full<
     response
 }
 
-async fn route(state: &State, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+async fn route(state: &Arc<State>, request: &Request<Incoming>) -> Response<Full<Bytes>> {
     let path = request.uri().path();
-    if let Some(endpoint) = state.endpoints.iter().find(|e| e.path == path) {
-        return serve_metrics(state, endpoint, request).await;
+    if let Some(index) = state.endpoints.iter().position(|e| e.path == path) {
+        return serve_metrics(state, index, request).await;
     }
     if let Some((_, body)) = state.text_routes.iter().find(|(p, _)| p == path) {
         return text(StatusCode::OK, body);
@@ -427,10 +426,13 @@ async fn route(state: &State, request: &Request<Incoming>) -> Response<Full<Byte
 }
 
 async fn serve_metrics(
-    state: &State,
-    endpoint: &Endpoint,
+    state: &Arc<State>,
+    index: usize,
     request: &Request<Incoming>,
 ) -> Response<Full<Bytes>> {
+    let Some(endpoint) = state.endpoints.get(index) else {
+        return text(StatusCode::NOT_FOUND, "404 page not found\n");
+    };
     let _permit = match &state.limit {
         Some(limit) => match Arc::clone(limit).try_acquire_owned() {
             Ok(permit) => Some(permit),
@@ -461,8 +463,13 @@ async fn serve_metrics(
     let cacheable = request.uri().query().is_none();
     let generation = endpoint.gatherer.generation().filter(|_| cacheable);
     if let Some(generation) = generation {
-        if let Some(body) = cached_body(endpoint, generation, format, gzip) {
-            return metrics_response(body, format, gzip);
+        match cached_body(endpoint, generation, format, gzip) {
+            Cached::Fresh(body) => return metrics_response(body, format, gzip),
+            Cached::Aged(body) => {
+                tokio::spawn(refresh(Arc::clone(state), index, generation, format, gzip));
+                return metrics_response(body, format, gzip);
+            }
+            Cached::Missing => {}
         }
     }
 
@@ -474,19 +481,39 @@ async fn serve_metrics(
             .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
             .unwrap_or_default(),
     };
+    match render(state, endpoint, &scrape, format, gzip).await {
+        Ok((body, gzip)) => {
+            if let Some(generation) = generation {
+                store_body(endpoint, generation, format, gzip, body.clone());
+            }
+            metrics_response(body, format, gzip)
+        }
+        Err(response) => response,
+    }
+}
+
+/// Gathers, encodes and, when `gzip` is set, compresses one exposition. Returns the body and
+/// whether it is compressed, or the error response.
+async fn render(
+    state: &State,
+    endpoint: &Endpoint,
+    scrape: &Scrape,
+    format: Format,
+    gzip: bool,
+) -> Result<(Bytes, bool), Response<Full<Bytes>>> {
     let mut sink = MetricSink::new();
-    let gathered = std::panic::AssertUnwindSafe(endpoint.gatherer.gather(&scrape, &mut sink))
+    let gathered = std::panic::AssertUnwindSafe(endpoint.gatherer.gather(scrape, &mut sink))
         .catch_unwind()
         .await;
     match gathered {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => return text(e.status, &format!("{}\n", e.message)),
+        Ok(Err(e)) => return Err(text(e.status, &format!("{}\n", e.message))),
         Err(_) => {
             error!(path = %endpoint.path, "Gathering metrics panicked");
-            return text(
+            return Err(text(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal error while gathering metrics\n",
-            );
+            ));
         }
     }
     if endpoint.exporter_metrics {
@@ -496,38 +523,57 @@ async fn serve_metrics(
 
     let families = sink.finish();
     let text = encode::encode(&families, format);
-    let (body, gzip) = if gzip {
-        match compress(&text) {
-            Ok(compressed) => (compressed, true),
-            Err(e) => {
-                error!(error = %e, "Failed to compress a response; sending it uncompressed");
-                (Bytes::from(text), false)
-            }
-        }
-    } else {
-        (Bytes::from(text), false)
-    };
-    if let Some(generation) = generation {
-        store_body(endpoint, generation, format, gzip, body.clone());
+    if !gzip {
+        return Ok((Bytes::from(text), false));
     }
-    metrics_response(body, format, gzip)
+    match compress(&text) {
+        Ok(compressed) => Ok((compressed, true)),
+        Err(e) => {
+            error!(error = %e, "Failed to compress a response; sending it uncompressed");
+            Ok((Bytes::from(text), false))
+        }
+    }
 }
 
-/// Returns the cached response of `generation`, unless it is due for a refresh that this request
-/// should make.
-fn cached_body(endpoint: &Endpoint, generation: u64, format: Format, gzip: bool) -> Option<Bytes> {
-    let mut cache = endpoint.cache.lock().ok()?;
-    let entry = cache
+/// Encodes a newer response in place of an aged one, off the request path.
+async fn refresh(state: Arc<State>, index: usize, generation: u64, format: Format, gzip: bool) {
+    let Some(endpoint) = state.endpoints.get(index) else {
+        return;
+    };
+    if let Ok((body, compressed)) = render(&state, endpoint, &Scrape::default(), format, gzip).await
+    {
+        store_body(endpoint, generation, format, compressed, body);
+    }
+}
+
+/// What the cache holds for one request.
+enum Cached {
+    Fresh(Bytes),
+    /// Past its age: served once more while a background task encodes a newer one.
+    Aged(Bytes),
+    Missing,
+}
+
+/// Looks up the response of `generation`. An aged one is handed out for a refresh only once per
+/// [`REFRESH_TIMEOUT`]; other requests meanwhile get it as fresh.
+fn cached_body(endpoint: &Endpoint, generation: u64, format: Format, gzip: bool) -> Cached {
+    let Ok(mut cache) = endpoint.cache.lock() else {
+        return Cached::Missing;
+    };
+    let Some(entry) = cache
         .iter_mut()
-        .find(|c| c.generation == generation && c.format == format && c.gzip == gzip)?;
+        .find(|c| c.generation == generation && c.format == format && c.gzip == gzip)
+    else {
+        return Cached::Missing;
+    };
     if entry.created.elapsed() < RESPONSE_CACHE_AGE {
-        return Some(entry.body.clone());
+        return Cached::Fresh(entry.body.clone());
     }
     match entry.refresh_started {
-        Some(started) if started.elapsed() < REFRESH_TIMEOUT => Some(entry.body.clone()),
+        Some(started) if started.elapsed() < REFRESH_TIMEOUT => Cached::Fresh(entry.body.clone()),
         _ => {
             entry.refresh_started = Some(Instant::now());
-            None
+            Cached::Aged(entry.body.clone())
         }
     }
 }
