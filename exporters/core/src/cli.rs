@@ -175,8 +175,8 @@ pub fn log_options(matches: &ArgMatches) -> LogOptions {
     LogOptions { level, format }
 }
 
-/// Parses the process arguments; on an error or for `--help` and `--version` it prints and exits
-/// as clap does (status 2 for an unknown or invalid flag).
+/// Parses the process arguments. On an error, `--help` or `--version` it prints and exits as clap
+/// does, with status 2 for an unknown or invalid flag.
 pub fn parse(command: Command) -> ArgMatches {
     parse_from(command, std::env::args_os())
 }

@@ -31,8 +31,8 @@ impl Format {
 }
 
 /// Picks the format for an `Accept` header. OpenMetrics is chosen only when it is enabled and the
-/// client lists `application/openmetrics-text` with a quality above zero; everything else gets the
-/// text format, as client_golang does unless OpenMetrics is enabled.
+/// client lists `application/openmetrics-text` with a quality above zero. Everything else gets the
+/// text format, as from client_golang without OpenMetrics enabled.
 pub fn negotiate(accept: Option<&str>, openmetrics_enabled: bool) -> Format {
     let Some(accept) = accept else {
         return Format::Text;
@@ -301,10 +301,10 @@ pub fn escape_label_value(value: &str, out: &mut String) {
     }
 }
 
-/// Writes `value` as Go's `strconv.FormatFloat(value, 'g', -1, 64)` does, which is what
-/// client_golang writes: the shortest digits that read back to the same number, in exponent form
-/// when the decimal exponent is below -4 or at least 6 (`1.6706508e+10`), and `+Inf`, `-Inf` and
-/// `NaN` for the special values.
+/// Writes `value` as Go's `strconv.FormatFloat(value, 'g', -1, 64)` does, which client_golang
+/// uses. That is the shortest digits that read back to the same number, in exponent form when the
+/// decimal exponent is below -4 or at least 6 (`1.6706508e+10`). The special values are `+Inf`,
+/// `-Inf` and `NaN`.
 pub fn write_float(out: &mut String, value: f64) {
     if value.is_nan() {
         out.push_str("NaN");

@@ -133,7 +133,7 @@ impl Server {
         self
     }
 
-    /// Answers `path` with a fixed `text/plain` body, such as `/healthz`.
+    /// Serves a fixed `text/plain` body at `path`, such as `/healthz`.
     pub fn text_route(mut self, path: &str, body: &str) -> Server {
         self.text_routes.push((path.to_owned(), body.to_owned()));
         self
@@ -546,7 +546,7 @@ async fn refresh(state: Arc<State>, index: usize, generation: u64, format: Forma
     }
 }
 
-/// What the cache holds for one request.
+/// Result of looking up the response cache for one request.
 enum Cached {
     Fresh(Bytes),
     /// Past its age: served once more while a background task encodes a newer one.

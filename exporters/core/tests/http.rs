@@ -823,8 +823,8 @@ fn systemd_socket_activation_serves() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     let fd = listener.as_raw_fd();
-    // systemd passes sockets from fd 3 on and names the receiving process in LISTEN_PID, which a
-    // shell that execs the exporter knows as $$.
+    // systemd passes sockets from fd 3 on and sets LISTEN_PID to the receiving process. A shell
+    // that execs the exporter keeps its PID, which the shell reads as $$.
     let mut command = Command::new("sh");
     command
         .args([
@@ -862,7 +862,7 @@ fn systemd_socket_activation_serves() {
             stream
                 .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                 .unwrap();
-            // A socket that nobody accepts from times out here and leaves the response empty.
+            // If the exporter does not accept on the socket, the read times out with an empty response.
             let _ = stream.read_to_string(&mut response);
             if !response.is_empty() {
                 break;

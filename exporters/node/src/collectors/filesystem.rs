@@ -231,9 +231,8 @@ impl Filesystem {
     }
 
     /// Runs statfs on every mount point on a few runner threads and waits at most the mount
-    /// timeout. Mount points still stuck from an earlier scrape are not called again. With more
-    /// than one runner, a hung mount point holds up only the runner it is on; the others work
-    /// through the rest of the list.
+    /// timeout. Mount points still stuck from an earlier scrape are not called again. A hung mount
+    /// point holds up only the runner it is on, so the other runner works through the rest.
     fn stat_all(&self, mounts: &[(Mount, Vec<u8>, String)]) -> Vec<StatOutcome> {
         let (sender, receiver) = mpsc::channel();
         let mut outcomes: Vec<Option<StatOutcome>> = Vec::with_capacity(mounts.len());
@@ -280,7 +279,7 @@ impl Filesystem {
             }
         }
         if waiting > 0 {
-            // Calls that never started stay queued for nobody once the runners are gone.
+            // Calls that never started are dropped, because a runner stuck in statfs would find them later.
             if let Ok(mut queue) = queue.lock() {
                 queue.clear();
             }
