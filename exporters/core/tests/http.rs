@@ -1,6 +1,7 @@
-//! The shared server over real HTTP: exposition parsed back by promtool and by an independent
-//! parser, content negotiation, gzip, basic authentication, TLS, the request limit, the scrape
-//! deadline, and a process that exits cleanly on SIGTERM with a scrape in flight.
+//! The shared server over real HTTP. The exposition is parsed back by promtool, by the Python
+//! client library's parser and by a Prometheus server that scrapes it. The other tests cover
+//! content negotiation, gzip, basic authentication, TLS, the request limit, the scrape deadline,
+//! systemd sockets, and a process that exits cleanly on SIGTERM with a scrape in flight.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
@@ -877,4 +878,70 @@ fn systemd_socket_activation_serves() {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("sleepy_awake 1"), "{response}");
     assert!(status.success(), "exit status {status}");
+}
+
+/// Returns a free TCP port on loopback.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_scrapes_exporter() {
+    let server = start(web_options(), fixed()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prometheus.yml");
+    write_file(
+        &config,
+        &format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: test\n    \
+             static_configs: [{{targets: ['{}']}}]\n",
+            server.address
+        ),
+    );
+    let port = free_port();
+    let mut prometheus = Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus is missing: install the Debian package prometheus");
+
+    let targets = format!("http://127.0.0.1:{port}/api/v1/targets");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = String::new();
+    let mut healthy = false;
+    while Instant::now() < deadline && !healthy {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let Ok(response) = reqwest::get(&targets).await else {
+            continue;
+        };
+        last = response.text().await.unwrap_or_default();
+        healthy = last.contains("\"health\":\"up\"");
+    }
+    let query = format!("http://127.0.0.1:{port}/api/v1/query?query=test_requests_total");
+    let mut result = String::new();
+    if healthy {
+        // The first scrape's samples are queryable once it has been appended.
+        for _ in 0..20 {
+            result = reqwest::get(&query).await.unwrap().text().await.unwrap();
+            if result.contains("\"/b\"") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+
+    assert!(healthy, "Prometheus did not report the target up: {last}");
+    assert!(result.contains("\"path\":\"/b\""), "{result}");
 }
