@@ -26,8 +26,10 @@ pub enum PgTls {
     Prefer,
     /// `require`: TLS without certificate checks, as libpq does without a root certificate.
     Require,
-    /// `verify-ca` and `verify-full`: TLS with the certificate checked against the roots.
-    Verify,
+    /// `verify-ca`: TLS with the certificate chain checked against `sslrootcert`.
+    VerifyCa,
+    /// `verify-full`: as `verify-ca`, and the certificate must name the host.
+    VerifyFull,
 }
 
 #[derive(Clone, Debug)]
@@ -119,7 +121,8 @@ fn parse_postgres(text: &str) -> Result<Target, DsnError> {
                     "disable" => PgTls::Disable,
                     "allow" | "prefer" => PgTls::Prefer,
                     "require" => PgTls::Require,
-                    "verify-ca" | "verify-full" => PgTls::Verify,
+                    "verify-ca" => PgTls::VerifyCa,
+                    "verify-full" => PgTls::VerifyFull,
                     other => return Err(DsnError::Invalid(format!("unknown sslmode {other:?}"))),
                 }
             }
@@ -144,7 +147,9 @@ fn parse_postgres(text: &str) -> Result<Target, DsnError> {
     config.ssl_mode(match tls {
         PgTls::Disable => tokio_postgres::config::SslMode::Disable,
         PgTls::Prefer => tokio_postgres::config::SslMode::Prefer,
-        PgTls::Require | PgTls::Verify => tokio_postgres::config::SslMode::Require,
+        PgTls::Require | PgTls::VerifyCa | PgTls::VerifyFull => {
+            tokio_postgres::config::SslMode::Require
+        }
     });
     if config.get_application_name().is_none() {
         config.application_name("sql-exporter");

@@ -4,7 +4,6 @@
 
 mod mysql;
 mod postgres;
-mod tls;
 
 use std::collections::HashMap;
 

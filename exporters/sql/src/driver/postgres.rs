@@ -8,13 +8,14 @@
 use std::path::Path;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
+use exporter_core::client_tls::{client_config, TlsSettings, Verification};
 use tokio::task::JoinHandle;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 use tokio_postgres_rustls::MakeRustlsConnect;
 use tracing::debug;
 
-use super::{tls, Cell, DriverError, ResultSet};
+use super::{Cell, DriverError, ResultSet};
 use crate::dsn::{PgTls, Target};
 
 /// How long `close` waits for the connection task to end.
@@ -48,10 +49,21 @@ impl PgConnection {
             let (client, connection) = config.connect(NoTls).await.map_err(failed)?;
             (client, spawn_connection(name.clone(), connection), None)
         } else {
-            let client_config = match mode {
-                PgTls::Verify => tls::verified(root_cert)?,
-                _ => tls::unverified()?,
+            let (verification, mode_name) = match mode {
+                PgTls::VerifyCa => (Verification::Chain, "verify-ca"),
+                PgTls::VerifyFull => (Verification::Full, "verify-full"),
+                _ => (Verification::None, "require"),
             };
+            let settings = TlsSettings {
+                verification,
+                mode: mode_name,
+                // The path came from a URL query string, so it is valid UTF-8.
+                root_certificate: root_cert.and_then(Path::to_str),
+                client_certificate: None,
+                client_key: None,
+            };
+            let client_config =
+                client_config(&settings).map_err(|e| DriverError::Tls(e.to_string()))?;
             let tls = MakeRustlsConnect::new(client_config);
             let (client, connection) = config.connect(tls.clone()).await.map_err(failed)?;
             (
