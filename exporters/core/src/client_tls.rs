@@ -46,8 +46,10 @@ pub struct TlsSettings<'a> {
     pub client_key: Option<&'a str>,
 }
 
-/// Builds the rustls client configuration for `settings`. `verify-ca` and `verify-full` need a
-/// root certificate file, as in libpq, which has no fallback to the system's roots either.
+/// Builds the rustls client configuration for `settings`. `verify-ca` and `verify-full` need the
+/// root certificate file named by `sslrootcert`.
+// NOTE: libpq falls back to ~/.postgresql/root.crt and accepts sslrootcert=system; neither is
+// supported here.
 pub fn client_config(settings: &TlsSettings<'_>) -> Result<ClientConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))

@@ -1,4 +1,4 @@
-//! What the three exporters share: the HTTP server with exporter-toolkit's flags and web
+//! Code that the three exporters share: the HTTP server with exporter-toolkit's flags and web
 //! configuration, the text and OpenMetrics encoders, the exporter's own metrics, logging, and
 //! the collector framework.
 

@@ -89,8 +89,8 @@ impl Desc {
 /// Name of a label, borrowed when it comes from a [`Desc`].
 pub type LabelName = Cow<'static, str>;
 
-/// Cumulative histogram: `buckets` holds (upper bound, cumulative count) pairs in ascending order
-/// of the bound. The `+Inf` bucket is not stored: its count is `count`.
+/// Cumulative histogram. `buckets` contains (upper bound, cumulative count) pairs in ascending
+/// order of the bound. The `+Inf` bucket is not stored, because its count is `count`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Histogram {
     pub buckets: Vec<(f64, f64)>,

@@ -123,6 +123,6 @@ fn go_arch() -> &'static str {
 
 /// Reports whether the process runs with effective user id 0.
 pub fn running_as_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
+    // SAFETY: geteuid takes no arguments and POSIX defines no error for it.
     unsafe { libc::geteuid() == 0 }
 }

@@ -69,7 +69,7 @@ fn resolve(config: &Path, file: &str) -> PathBuf {
     config.parent().unwrap_or(Path::new(".")).join(path)
 }
 
-/// Builds the rustls configuration; the error message says which setting is wrong.
+/// Builds the rustls configuration. An error message names the setting that is wrong.
 pub fn server_config(
     settings: &TlsSettings,
     config: &Path,

@@ -240,6 +240,7 @@ async fn text_exposition_parses_back() {
         .await
         .unwrap();
     let samples = parse_with_python(&body);
+
     let find = |name: &str, label: &str, value: &str| {
         samples
             .iter()
@@ -247,6 +248,7 @@ async fn text_exposition_parses_back() {
             .map(|s| s["value"].as_str().unwrap().parse::<f64>().unwrap())
     };
     let value = |v: Option<f64>| v.expect("sample missing from the parsed exposition");
+
     assert_eq!(
         value(find(
             "test_temperature_celsius",
@@ -264,11 +266,13 @@ async fn text_exposition_parses_back() {
         value(find("test_temperature_celsius", "sensor", "cold")),
         f64::NEG_INFINITY
     );
+
     assert_eq!(
         value(find("test_requests_total", "path", "/a")),
         1e21,
         "the first of two duplicates stays"
     );
+
     assert_eq!(
         value(find("test_scrape_collector_success", "collector", "fixed")),
         1.0
@@ -281,6 +285,7 @@ async fn text_exposition_parses_back() {
         )),
         0.0
     );
+
     assert!(find(
         "test_exporter_build_info",
         "version",
@@ -290,6 +295,7 @@ async fn text_exposition_parses_back() {
     assert!(samples
         .iter()
         .any(|s| s["name"] == "process_resident_memory_bytes"));
+
     let bucket = samples
         .iter()
         .find(|s| s["name"] == "test_latency_seconds_bucket" && s["labels"]["le"] == "+Inf")
@@ -298,6 +304,7 @@ async fn text_exposition_parses_back() {
         bucket["value"].as_str().unwrap().parse::<f64>().unwrap(),
         6.0
     );
+
     let quantile = samples
         .iter()
         .find(|s| s["name"] == "test_size_bytes" && s["labels"]["quantile"] == "0.99")
@@ -415,12 +422,14 @@ async fn over_request_limit_gets_503() {
         vec![("blocking", AnyCollector::asynchronous(collector))],
     )
     .await;
+
     let url = format!("http://{}/metrics", server.address);
     let first = tokio::spawn({
         let url = url.clone();
         async move { get(&url, &[]).await.status() }
     });
     entered.notified().await;
+
     let started = Instant::now();
     let second = get(&url, &[]).await;
     assert_eq!(second.status(), 503);

@@ -76,7 +76,7 @@ impl Cache {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
         // A panic while holding the lock leaves plain data behind, which stays usable.
         let guard = self.state.write().unwrap_or_else(|e| e.into_inner());
-        // Counted while the lock is held: a scrape that sees the new generation waits for the
+        // Counted while the lock is held, so a scrape that reads the new generation waits for the
         // read lock until this change is complete.
         self.generation.fetch_add(1, Ordering::Relaxed);
         guard

@@ -18,7 +18,7 @@ const CONNECTION_LIMIT: Desc = Desc::gauge(
 );
 
 /// `pg_database_size()` raises an error for a database the role may not connect to, so the
-/// size is read only where the role has CONNECT or is a member of `pg_read_all_stats`; the
+/// size is read only where the role has CONNECT or is a member of `pg_read_all_stats`. The
 /// other databases get a connection limit but no size.
 const QUERY: &str = "SELECT datname, datconnlimit,
     CASE WHEN has_database_privilege(oid, 'CONNECT')
