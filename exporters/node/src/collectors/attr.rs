@@ -1,14 +1,13 @@
-//! Helpers shared by several collectors: reading single-value sysfs and procfs attributes and
+//! Helpers shared by several collectors: reading single-value sysfs and procfs attributes,
 //! whole files as lossy UTF-8, listing numbered directories such as /sys/devices/system/cpu/cpuN,
-//! parsing CPU lists (`0-3,7`), and boolean option flags with a `--no-` form.
+//! and parsing CPU lists (`0-3,7`).
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-use clap::{Arg, ArgAction};
 use exporter_core::CollectError;
 
-use super::{util, NodeConfig};
+use super::util;
 
 /// Failure to read or parse one attribute file.
 #[derive(Debug, thiserror::Error)]
@@ -112,35 +111,6 @@ pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>, String> {
         }
     }
     Ok(cpus)
-}
-
-/// Returns a boolean option as node_exporter's kingpin flags have it: `--NAME` sets it and
-/// `--no-NAME` clears it, the last one given wins.
-pub fn bool_flag_args(name: &'static str, help: &'static str) -> [Arg; 2] {
-    let negated = format!("no-{name}");
-    [
-        Arg::new(name)
-            .long(name)
-            .action(ArgAction::SetTrue)
-            .overrides_with(negated.clone())
-            .help(help),
-        Arg::new(negated.clone())
-            .long(negated)
-            .action(ArgAction::SetTrue)
-            .overrides_with(name)
-            .hide(true),
-    ]
-}
-
-/// Returns the value of a flag pair from [`bool_flag_args`], or `default` when neither was given.
-pub fn bool_flag_value(config: &NodeConfig, name: &str, default: bool) -> bool {
-    if config.flag(name) {
-        true
-    } else if config.flag(&format!("no-{name}")) {
-        false
-    } else {
-        default
-    }
 }
 
 #[cfg(test)]

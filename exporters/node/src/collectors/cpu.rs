@@ -19,8 +19,9 @@ use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricS
 use regex::Regex;
 use tracing::{debug, info, warn};
 
-use super::attr::{self, bool_flag_args, bool_flag_value};
+use super::attr;
 use super::cpuinfo::{self, InfoOptions};
+use super::net_common::{bool_args, bool_value};
 use super::procstat::{self, CpuTimes};
 use super::{util, NodeConfig};
 
@@ -61,12 +62,14 @@ const IDLE_JUMP_BACK_SECONDS: f64 = 3.0;
 /// Returns the option flags of the cpu collector.
 pub fn args() -> Vec<Arg> {
     let mut args = Vec::new();
-    args.extend(bool_flag_args(
+    args.extend(bool_args(
         "collector.cpu.guest",
-        "Export node_cpu_guest_seconds_total (on by default; --no-collector.cpu.guest turns it off)",
+        true,
+        "Export node_cpu_guest_seconds_total",
     ));
-    args.extend(bool_flag_args(
+    args.extend(bool_args(
         "collector.cpu.info",
+        false,
         "Export node_cpu_info and the other families read from /proc/cpuinfo",
     ));
     args.push(
@@ -93,7 +96,7 @@ pub fn build(config: &NodeConfig) -> Result<AnyCollector, BuildError> {
     };
     let flags_include = compile("collector.cpu.info.flags-include")?;
     let bugs_include = compile("collector.cpu.info.bugs-include")?;
-    let mut info_enabled = bool_flag_value(config, "collector.cpu.info", false);
+    let mut info_enabled = bool_value(config, "collector.cpu.info", false);
     if !info_enabled && (flags_include.is_some() || bugs_include.is_some()) {
         info!("Enabled --collector.cpu.info because a flags-include or bugs-include filter is set");
         info_enabled = true;
@@ -106,7 +109,7 @@ pub fn build(config: &NodeConfig) -> Result<AnyCollector, BuildError> {
         bugs_include,
         frequency,
     });
-    let guest = bool_flag_value(config, "collector.cpu.guest", true);
+    let guest = bool_value(config, "collector.cpu.guest", true);
     let collector = CpuCollector::new(config.procfs.clone(), config.sysfs.clone(), guest, info);
     Ok(AnyCollector::blocking(collector))
 }

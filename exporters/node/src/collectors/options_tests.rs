@@ -115,12 +115,12 @@ fn cpu_frequency_follows_cpufreq_collector() {
 
 #[test]
 fn cpu_guest_flag_pair() {
-    assert!(!super::attr::bool_flag_value(
+    assert!(!super::net_common::bool_value(
         &config(&["--no-collector.cpu.guest"]),
         "collector.cpu.guest",
         true
     ));
-    assert!(super::attr::bool_flag_value(
+    assert!(super::net_common::bool_value(
         &config(&[]),
         "collector.cpu.guest",
         true
@@ -130,13 +130,13 @@ fn cpu_guest_flag_pair() {
 #[test]
 fn stat_softirq_flag() {
     let on = config(&["--collector.stat.softirq"]);
-    assert!(super::attr::bool_flag_value(
+    assert!(super::net_common::bool_value(
         &on,
         "collector.stat.softirq",
         false
     ));
     assert!(stat::build(&on).is_ok());
-    assert!(!super::attr::bool_flag_value(
+    assert!(!super::net_common::bool_value(
         &config(&[]),
         "collector.stat.softirq",
         false
@@ -154,7 +154,7 @@ fn vmstat_fields_default() {
 #[test]
 fn go_style_single_dash_flag() {
     let config = config(&["-collector.stat.softirq"]);
-    assert!(super::attr::bool_flag_value(
+    assert!(super::net_common::bool_value(
         &config,
         "collector.stat.softirq",
         false

@@ -7,7 +7,7 @@ use clap::Arg;
 use exporter_core::collector::BuildError;
 use exporter_core::{AnyCollector, BlockingCollector, CollectError, Desc, MetricSink};
 
-use super::attr::{bool_flag_args, bool_flag_value};
+use super::net_common::{bool_args, bool_value};
 use super::procstat::{self, SOFTIRQ_VECTORS};
 use super::{util, NodeConfig};
 
@@ -49,17 +49,17 @@ const SOFTIRQS: Desc = Desc::counter(
 
 /// Returns the option flags of the stat collector.
 pub fn args() -> Vec<Arg> {
-    bool_flag_args(
+    bool_args(
         "collector.stat.softirq",
+        false,
         "Export node_softirqs_total, the softirq calls per vector",
     )
-    .into()
 }
 
 pub fn build(config: &NodeConfig) -> Result<AnyCollector, BuildError> {
     Ok(AnyCollector::blocking(StatCollector {
         procfs: config.procfs.clone(),
-        softirq: bool_flag_value(config, "collector.stat.softirq", false),
+        softirq: bool_value(config, "collector.stat.softirq", false),
     }))
 }
 
